@@ -1,0 +1,58 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Dependencies point one way (see docs/design.md):
+//   ldapsync (commands) → LDAPClient, StateStore → DirectoryModel
+// CLDAP and CLMDB are imported only by LDAPClient and StateStore respectively.
+let package = Package(
+    name: "ldapsync",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "ldapsync", targets: ["ldapsync"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLDAP",
+            pkgConfig: "ldap",
+            providers: [.apt(["libldap-dev"])]
+        ),
+        .systemLibrary(
+            name: "CLMDB",
+            pkgConfig: "lmdb",
+            providers: [.apt(["liblmdb-dev"])]
+        ),
+        .target(name: "DirectoryModel"),
+        .target(
+            name: "LDAPClient",
+            dependencies: [
+                "CLDAP", "DirectoryModel",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(name: "StateStore", dependencies: ["CLMDB", "DirectoryModel"]),
+        // Starts private slapd servers on loopback for tests and benchmarks.
+        .target(name: "SlapdSupport"),
+        .executableTarget(
+            name: "ldapsync",
+            dependencies: [
+                "LDAPClient", "StateStore", "DirectoryModel",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Micro-benchmark: paged fetch vs ldapsearch (make bench). Not a test.
+        .executableTarget(
+            name: "FetchBench",
+            dependencies: ["LDAPClient", "SlapdSupport", "DirectoryModel"]
+        ),
+        .testTarget(name: "DirectoryModelTests", dependencies: ["DirectoryModel"]),
+        .testTarget(name: "LDAPClientTests", dependencies: ["LDAPClient", "SlapdSupport", "DirectoryModel"]),
+        .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "DirectoryModel"]),
+        .testTarget(name: "CLITests", dependencies: ["ldapsync"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

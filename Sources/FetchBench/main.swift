@@ -1,0 +1,1 @@
+print("FetchBench: not built yet")

@@ -1,0 +1,2 @@
+// slapd test harness (in progress).
+import Foundation

@@ -1,0 +1,2 @@
+// LMDB wrapper: see Environment.swift (in progress).
+internal import CLMDB
