@@ -1,0 +1,202 @@
+import DirectoryModel
+
+/// An attribute type from the server's subschema (RFC 4512 §4.1.2), with inherited
+/// properties resolved through its `SUP` chain.
+public struct AttributeTypeDefinition: Sendable, Hashable {
+    public var oid: String
+    /// All names (`mail`, `rfc822Mailbox`).
+    public var names: [String]
+    public var superior: String?
+    /// The equality matching rule (`caseIgnoreMatch`, `caseIgnoreIA5Match`, `octetStringMatch`).
+    public var equality: String?
+    public var ordering: String?
+    public var syntax: String?
+    public var isSingleValued: Bool
+    /// `NO-USER-MODIFICATION`: only the server writes it (entryUUID, modifyTimestamp).
+    public var isNoUserModification: Bool
+    /// `directoryOperation`, `dSAOperation`, ... (nil for user applications).
+    public var usage: String?
+
+    /// Whether values compare case-insensitively under the equality rule.
+    public var isCaseInsensitive: Bool {
+        guard let equality = equality?.lowercased() else { return false }
+        return equality.hasPrefix("caseignore") || equality == "numericstringmatch" || equality == "telephonenumbermatch"
+            || equality == "distinguishednamematch" || equality == "objectidentifiermatch"
+    }
+}
+
+/// An object class from the subschema (RFC 4512 §4.1.1).
+public struct ObjectClassDefinition: Sendable, Hashable {
+    public enum Kind: String, Sendable { case abstract = "ABSTRACT", structural = "STRUCTURAL", auxiliary = "AUXILIARY" }
+    public var oid: String
+    public var names: [String]
+    public var superiors: [String]
+    public var kind: Kind
+    public var must: [String]
+    public var may: [String]
+}
+
+/// The server's schema: attribute types and object classes by name or OID
+/// (case-insensitive).
+public struct Schema: Sendable {
+    public private(set) var attributeTypes: [AttributeTypeDefinition] = []
+    public private(set) var objectClasses: [ObjectClassDefinition] = []
+    private var attributeIndex: [String: Int] = [:]
+    private var classIndex: [String: Int] = [:]
+
+    /// Parses the `attributeTypes` and `objectClasses` values of a subschema entry.
+    /// Unparseable descriptions are returned in `problems` rather than dropped silently.
+    public init(attributeTypes: [String], objectClasses: [String]) throws(SchemaError) {
+        for text in attributeTypes {
+            let definition = try SchemaDescription(parsing: text).attributeType()
+            for key in [definition.oid] + definition.names { attributeIndex[key.lowercased()] = self.attributeTypes.count }
+            self.attributeTypes.append(definition)
+        }
+        for text in objectClasses {
+            let definition = try SchemaDescription(parsing: text).objectClass()
+            for key in [definition.oid] + definition.names { classIndex[key.lowercased()] = self.objectClasses.count }
+            self.objectClasses.append(definition)
+        }
+        resolveInheritance()
+    }
+
+    /// The attribute type called `name` (any of its names, or its OID).
+    public func attributeType(_ name: AttributeName) -> AttributeTypeDefinition? {
+        attributeIndex[name.type.folded].map { attributeTypes[$0] }
+    }
+
+    /// The object class called `name`.
+    public func objectClass(_ name: String) -> ObjectClassDefinition? {
+        classIndex[name.lowercased()].map { objectClasses[$0] }
+    }
+
+    /// The attributes entries of these object classes may or must hold, following `SUP`
+    /// chains, as lower-cased names and OIDs.
+    public func allowedAttributes(forObjectClasses classes: [String]) -> Set<String> {
+        var allowed: Set<String> = []
+        var pending = classes
+        var seen: Set<String> = []
+        while let name = pending.popLast() {
+            guard seen.insert(name.lowercased()).inserted, let definition = objectClass(name) else { continue }
+            for attribute in definition.must + definition.may {
+                allowed.insert(attribute.lowercased())
+                if let type = attributeType(AttributeName(attribute)) {
+                    allowed.formUnion(([type.oid] + type.names).map { $0.lowercased() })
+                }
+            }
+            pending += definition.superiors
+        }
+        return allowed
+    }
+
+    /// Copies equality, ordering and syntax from superior types where a type does not
+    /// state its own (`cn` inherits `caseIgnoreMatch` from `name`).
+    private mutating func resolveInheritance() {
+        for index in attributeTypes.indices {
+            var current = attributeTypes[index]
+            var hops = 0
+            while (current.equality == nil || current.syntax == nil || current.ordering == nil),
+                  let superior = current.superior, let parentIndex = attributeIndex[superior.lowercased()], hops < 16 {
+                let parent = attributeTypes[parentIndex]
+                if attributeTypes[index].equality == nil { attributeTypes[index].equality = parent.equality }
+                if attributeTypes[index].ordering == nil { attributeTypes[index].ordering = parent.ordering }
+                if attributeTypes[index].syntax == nil { attributeTypes[index].syntax = parent.syntax }
+                current = parent
+                hops += 1
+            }
+        }
+    }
+}
+
+/// A schema description the parser could not read.
+public struct SchemaError: Error, Sendable, CustomStringConvertible {
+    public var text: String
+    public var reason: String
+    public var description: String { "cannot parse schema description \(text): \(reason)" }
+}
+
+/// The tokens of one RFC 4512 description: `( oid NAME ( 'a' 'b' ) SUP x MUST ( a $ b ) SINGLE-VALUE )`.
+struct SchemaDescription {
+    var oid: String
+    var fields: [String: [String]] = [:]
+
+    init(parsing text: String) throws(SchemaError) {
+        var tokens = try Self.tokenize(text)
+        guard tokens.first == "(", tokens.last == ")", tokens.count >= 3 else {
+            throw SchemaError(text: text, reason: "expected ( oid ... )")
+        }
+        tokens.removeFirst()
+        tokens.removeLast()
+        oid = tokens.removeFirst()
+        var index = 0
+        while index < tokens.count {
+            let keyword = tokens[index].uppercased()
+            index += 1
+            var values: [String] = []
+            if index < tokens.count, tokens[index] == "(" {
+                index += 1
+                while index < tokens.count, tokens[index] != ")" {
+                    if tokens[index] != "$" { values.append(tokens[index]) }
+                    index += 1
+                }
+                index += 1
+            } else if index < tokens.count, !Self.isKeyword(tokens[index]) {
+                values.append(tokens[index])
+                index += 1
+            }
+            fields[keyword, default: []] += values
+        }
+    }
+
+    /// Keywords are upper-case letters, digits and hyphens (`SINGLE-VALUE`, `X-ORDERED`);
+    /// a flag keyword has no value after it.
+    private static func isKeyword(_ token: String) -> Bool {
+        !token.isEmpty && token.allSatisfy { $0.isUppercase || $0 == "-" || $0 == "_" }
+            && token.first?.isLetter == true
+    }
+
+    private static func tokenize(_ text: String) throws(SchemaError) -> [String] {
+        var tokens: [String] = []
+        var current = ""
+        var quoted = false
+        for character in text {
+            if quoted {
+                if character == "'" { tokens.append(current); current = ""; quoted = false } else { current.append(character) }
+                continue
+            }
+            switch character {
+            case "'":
+                if !current.isEmpty { tokens.append(current); current = "" }
+                quoted = true
+            case "(", ")":
+                if !current.isEmpty { tokens.append(current); current = "" }
+                tokens.append(String(character))
+            case " ", "\t", "\n":
+                if !current.isEmpty { tokens.append(current); current = "" }
+            default:
+                current.append(character)
+            }
+        }
+        if quoted { throw SchemaError(text: text, reason: "unterminated quoted string") }
+        if !current.isEmpty { tokens.append(current) }
+        return tokens
+    }
+
+    func attributeType() -> AttributeTypeDefinition {
+        AttributeTypeDefinition(
+            oid: oid, names: fields["NAME"] ?? [], superior: fields["SUP"]?.first,
+            equality: fields["EQUALITY"]?.first, ordering: fields["ORDERING"]?.first,
+            syntax: fields["SYNTAX"]?.first,
+            isSingleValued: fields["SINGLE-VALUE"] != nil,
+            isNoUserModification: fields["NO-USER-MODIFICATION"] != nil,
+            usage: fields["USAGE"]?.first)
+    }
+
+    func objectClass() -> ObjectClassDefinition {
+        let kind: ObjectClassDefinition.Kind =
+            fields["ABSTRACT"] != nil ? .abstract : fields["AUXILIARY"] != nil ? .auxiliary : .structural
+        return ObjectClassDefinition(
+            oid: oid, names: fields["NAME"] ?? [], superiors: fields["SUP"] ?? [], kind: kind,
+            must: fields["MUST"] ?? [], may: fields["MAY"] ?? [])
+    }
+}
