@@ -82,7 +82,7 @@ public final class SlapdServer: @unchecked Sendable {
 
     /// The current contents of `logFile`.
     public var log: String {
-        String(decoding: FileManager.default.contents(atPath: layout.logFile.path) ?? Data(), as: UTF8.self)
+        readTextFile(layout.logFile.path)
     }
 
     /// slapd's pid while it runs; nil after `stop` or `kill`, or if it died on its own.
@@ -208,11 +208,13 @@ public final class SlapdServer: @unchecked Sendable {
     }
 
     deinit {
-        if let running, running.watch.ending == nil {
-            Glibc.kill(running.pid, SIGKILL)
-            _ = running.watch.wait(seconds: 10)
+        if let running {
+            if running.watch.ending == nil {
+                Glibc.kill(running.pid, SIGKILL)
+                _ = running.watch.wait(seconds: 10)
+            }
+            forget(running)
         }
-        if let running { ProcessRegistry.unregister(pid: running.pid) }
         try? FileManager.default.removeItem(at: layout.directory)
         ProcessRegistry.unregister(directory: layout.directory)
     }
@@ -260,6 +262,7 @@ public final class SlapdServer: @unchecked Sendable {
             if running?.pid == gone.pid { running = nil }
         }
         ProcessRegistry.unregister(pid: gone.pid)
+        if gone.watch.ending != nil { releaseExited(gone.process) }
     }
 
     /// Launches slapd on the current ports and waits until it accepts connections.
@@ -331,9 +334,6 @@ public final class SlapdServer: @unchecked Sendable {
     }
 
     private func logSince(_ offset: UInt64) -> String {
-        guard let handle = FileHandle(forReadingAtPath: layout.logFile.path) else { return "" }
-        defer { try? handle.close() }
-        try? handle.seek(toOffset: offset)
-        return String(decoding: (try? handle.readToEnd()) ?? Data(), as: UTF8.self)
+        readTextFile(layout.logFile.path, from: offset)
     }
 }
