@@ -65,8 +65,18 @@ build: toolchain
 test: deps toolchain
 	$(SWIFT) test
 
+# --disable-xctest: the tests are Swift Testing tests; XCTest's own runner, run for
+# nothing, leaves objects that LeakSanitizer reports and that would fail every run.
+# The one suppression: Foundation's Process.run() forms a weak reference to the
+# spawning thread's RunLoop, whose 32-byte side table LeakSanitizer reports once per
+# thread (not per process) at exit. It matches allocations made inside Process.run()
+# only (a leading `$` would be an anchor in a suppression pattern, hence none).
+LSAN_SUPPRESSIONS := .build-asan/lsan-suppressions.txt
 test-asan: deps toolchain
-	$(SWIFT) test --sanitize=address --scratch-path .build-asan --filter 'LDAPClientTests|StateStoreTests'
+	mkdir -p .build-asan
+	printf '%s\n' 'leak:s10Foundation7ProcessC3runyyKF' > $(LSAN_SUPPRESSIONS)
+	LSAN_OPTIONS="suppressions=$(CURDIR)/$(LSAN_SUPPRESSIONS)$${LSAN_OPTIONS:+:$$LSAN_OPTIONS}" \
+	  $(SWIFT) test --sanitize=address --scratch-path .build-asan --disable-xctest --filter 'LDAPClientTests|StateStoreTests'
 
 bench: deps toolchain
 	$(SWIFT) build -c release --scratch-path .build-release --product FetchBench
