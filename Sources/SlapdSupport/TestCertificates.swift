@@ -83,7 +83,7 @@ struct TestCertificates {
         var names = ["localhost"]
         var buffer = [CChar](repeating: 0, count: 256)
         if gethostname(&buffer, buffer.count - 1) == 0 {
-            let host = String(cString: buffer)
+            let host = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             names.append(host)
             var hints = addrinfo()
             hints.ai_flags = AI_CANONNAME
