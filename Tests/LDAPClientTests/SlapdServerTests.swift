@@ -170,6 +170,21 @@ import Glibc
         #expect(people.dnCount == 5)
     }
 
+    @Test func restartReportsAPortTakenMeanwhile() throws {
+        let server = try SlapdServer.start()
+        let port = try #require(Int(server.url.split(separator: ":").last!))
+        try server.stop()
+
+        let squatter = try listen(onLoopbackPort: port)
+        let error = try #require(throws: SlapdError.self) { try server.restart() }
+        close(squatter)
+        #expect("\(error)".contains("Address already in use"), "\(error)")
+        #expect(server.pid == nil)
+
+        try server.restart()
+        #expect(server.pid != nil)
+    }
+
     @Test func modifyChangesAnEntryAsRoot() throws {
         let server = try SlapdServer.start(ldif: Fixtures.people(count: 1))
         try server.modify(ldif: """
@@ -296,6 +311,22 @@ private extension ExternalCommand.Result {
     var dnCount: Int {
         standardOutput.split(separator: "\n").filter { $0.hasPrefix("dn: ") || $0.hasPrefix("dn:: ") }.count
     }
+}
+
+/// A socket listening on 127.0.0.1:`port`, to hold a port the server wants.
+private func listen(onLoopbackPort port: Int) throws -> Int32 {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    try #require(fd >= 0)
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = UInt16(port).bigEndian
+    address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+    let bound = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    try #require(bound == 0, "bind: \(String(cString: strerror(errno)))")
+    try #require(Glibc.listen(fd, 1) == 0)
+    return fd
 }
 
 /// True while `pid` names a process (a zombie counts: it has not been reaped).
