@@ -1,0 +1,90 @@
+# ldapsync: build, test and benchmark entry points. CI runs `make test` (.ci/run).
+#
+#   make deps       install the Debian packages the build and the tests need (as root)
+#   make build      debug build
+#   make test       deps, then every test (integration tests start private slapd servers)
+#   make test-asan  the C-interop tests under AddressSanitizer
+#   make bench      release build, then the FetchBench micro-benchmark
+#   make demo       not yet: arrives with issue #3
+#   make clean      remove the build folders
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+# Each recipe runs in one shell, so a trap set in it covers the whole recipe.
+.ONESHELL:
+.DEFAULT_GOAL := build
+
+# Use the swift on PATH; otherwise the toolchain this project's machines have at /opt/swift.
+SWIFT_TOOLCHAIN_BIN ?= /opt/swift/usr/bin
+ifeq ($(shell command -v swift 2>/dev/null),)
+export PATH := $(SWIFT_TOOLCHAIN_BIN):$(PATH)
+endif
+SWIFT ?= swift
+
+# libldap-dev and liblmdb-dev: the CLDAP and CLMDB system-library targets (pkg-config).
+# slapd, ldap-utils and openssl: the private test servers and their TLS certificates.
+# Where invoke-rc.d looks for a policy (a variable only so the rule can be tried elsewhere).
+POLICY_RC_D ?= /usr/sbin/policy-rc.d
+DEB_PACKAGES := libldap-dev liblmdb-dev slapd ldap-utils openssl pkg-config libsqlite3-dev ca-certificates
+
+.PHONY: deps toolchain build test test-asan bench demo clean
+
+deps:
+	@command -v dpkg-query >/dev/null || { echo "make deps: needs a Debian-based system (dpkg-query not found)" >&2; exit 1; }
+	missing=()
+	for package in $(DEB_PACKAGES); do
+	  status=$$(dpkg-query -W -f='$${Status}' "$$package" 2>/dev/null || true)
+	  [[ "$$status" == "install ok installed" ]] || missing+=("$$package")
+	done
+	if (( $${#missing[@]} == 0 )); then echo "make deps: all packages present"; exit 0; fi
+	if (( $$(id -u) != 0 )); then
+	  echo "make deps: missing packages: $${missing[*]}; run 'make deps' as root or: sudo apt-get install $${missing[*]}" >&2
+	  exit 1
+	fi
+	# The slapd package must not start a system service: a policy-rc.d that answers
+	# 101 ("action forbidden") stops invoke-rc.d. Ours only if there is none, and it
+	# goes away however the install ends.
+	if [[ ! -e $(POLICY_RC_D) ]]; then
+	  trap 'rm -f $(POLICY_RC_D)' EXIT
+	  printf '#!/bin/sh\nexit 101\n' > $(POLICY_RC_D)
+	  chmod 0755 $(POLICY_RC_D)
+	fi
+	echo "make deps: installing $${missing[*]}"
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$${missing[@]}"
+
+toolchain:
+	@command -v $(SWIFT) >/dev/null || { echo "no Swift toolchain: '$(SWIFT)' is not on PATH nor in $(SWIFT_TOOLCHAIN_BIN)" >&2; exit 1; }
+
+build: toolchain
+	$(SWIFT) build
+
+# Swift Testing already runs tests in parallel inside one process (each test that
+# needs a directory starts its own slapd), so no --parallel: that flag splits XCTest
+# tests over several processes and interleaves their output.
+test: deps toolchain
+	$(SWIFT) test
+
+# --disable-xctest: the tests are Swift Testing tests; XCTest's own runner, run for
+# nothing, leaves objects that LeakSanitizer reports and that would fail every run.
+# The one suppression: Foundation's Process.run() forms a weak reference to the
+# spawning thread's RunLoop, whose 32-byte side table LeakSanitizer reports once per
+# thread (not per process) at exit. It matches allocations made inside Process.run()
+# only (a leading `$` would be an anchor in a suppression pattern, hence none).
+LSAN_SUPPRESSIONS := .build-asan/lsan-suppressions.txt
+test-asan: deps toolchain
+	mkdir -p .build-asan
+	printf '%s\n' 'leak:s10Foundation7ProcessC3runyyKF' > $(LSAN_SUPPRESSIONS)
+	LSAN_OPTIONS="suppressions=$(CURDIR)/$(LSAN_SUPPRESSIONS)$${LSAN_OPTIONS:+:$$LSAN_OPTIONS}" \
+	  $(SWIFT) test --sanitize=address --scratch-path .build-asan --disable-xctest --filter 'LDAPClientTests|StateStoreTests'
+
+bench: deps toolchain
+	$(SWIFT) build -c release --scratch-path .build-release --product FetchBench
+	$(SWIFT) run -c release --scratch-path .build-release FetchBench
+
+demo:
+	@echo "make demo: there is no demo yet; it arrives with issue #3." >&2
+	exit 2
+
+clean:
+	rm -rf .build .build-asan .build-release
