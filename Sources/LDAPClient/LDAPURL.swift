@@ -29,6 +29,6 @@ public enum LDAPURL {
             return host[host.index(after: host.startIndex)..<close] == "::1"
         }
         if let colon = host.lastIndex(of: ":") { host = host[..<colon] }
-        return host == "localhost" || host.hasPrefix("127.")
+        return host == "localhost" || (host.hasPrefix("127.") && host.allSatisfy { $0.isNumber || $0 == "." })
     }
 }

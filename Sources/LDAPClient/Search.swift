@@ -52,6 +52,15 @@ public struct SearchRequest: Sendable {
     /// Further request controls.
     public var controls: [LDAPControlRequest]
 
+    /// A request whose filter is built from a ``Filter`` value, so every value in it is
+    /// escaped (RFC 4515).
+    public init(base: String, scope: SearchScope = .subtree, filter: Filter,
+                attributes: [String] = [], pageSize: Int? = 1000, sizeLimit: Int = 0, timeLimit: Int = 0,
+                controls: [LDAPControlRequest] = []) {
+        self.init(base: base, scope: scope, filter: filter.description, attributes: attributes, pageSize: pageSize,
+                  sizeLimit: sizeLimit, timeLimit: timeLimit, controls: controls)
+    }
+
     public init(base: String, scope: SearchScope = .subtree, filter: String = "(objectClass=*)",
                 attributes: [String] = [], pageSize: Int? = 1000, sizeLimit: Int = 0, timeLimit: Int = 0,
                 controls: [LDAPControlRequest] = []) {

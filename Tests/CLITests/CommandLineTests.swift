@@ -1,0 +1,55 @@
+import Foundation
+import Testing
+
+/// Runs the built `ldapsync` executable, which SwiftPM places beside the test bundle.
+func runLDAPSync(_ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
+    let bundleDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    let candidates = [bundleDirectory, bundleDirectory.deletingLastPathComponent()].map { $0.appendingPathComponent("ldapsync") }
+    let executable = try #require(candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) },
+                                  "ldapsync not found beside \(bundleDirectory.path)")
+    let process = Process()
+    process.executableURL = executable
+    process.arguments = arguments
+    let output = Pipe()
+    let errors = Pipe()
+    process.standardOutput = output
+    process.standardError = errors
+    try process.run()
+    let outputData = output.fileHandleForReading.readDataToEndOfFile()
+    let errorData = errors.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: outputData, as: UTF8.self), String(decoding: errorData, as: UTF8.self))
+}
+
+@Suite struct CommandLineTests {
+    @Test func helpListsTheCommandsOfTheSpec() throws {
+        let result = try runLDAPSync(["--help"])
+        #expect(result.status == 0)
+        for command in ["run", "plan", "doctor", "status", "cursor", "conflicts", "init"] {
+            #expect(result.output.contains("\n  \(command) "), "--help does not list \(command)")
+        }
+        #expect(result.output.contains("Exit codes"))
+    }
+
+    @Test(arguments: [
+        ["run"], ["run", "--dry-run", "--full"], ["plan"], ["doctor"], ["status"], ["cursor", "show"],
+        ["cursor", "clear", "--directory", "corp"], ["cursor", "set", "21-11-2026 15:30:00"],
+        ["conflicts"], ["conflicts", "resolve", "jdoe", "mail", "--take", "ldap"], ["init"],
+    ])
+    func commandsNotBuiltYetSaySoAndExit2(arguments: [String]) throws {
+        let result = try runLDAPSync(arguments)
+        #expect(result.status == 2)
+        #expect(result.errors.contains("not available in this build yet"))
+        #expect(result.output.isEmpty)
+    }
+
+    @Test func usageErrorsExit2() throws {
+        let unknownOption = try runLDAPSync(["run", "--no-such-option"])
+        #expect(unknownOption.status == 2)
+        #expect(unknownOption.errors.contains("--no-such-option"))
+        let badChoice = try runLDAPSync(["conflicts", "resolve", "jdoe", "mail", "--take", "both"])
+        #expect(badChoice.status == 2)
+        let badLevel = try runLDAPSync(["status", "--log-level", "loud"])
+        #expect(badLevel.status == 2)
+    }
+}

@@ -1,0 +1,107 @@
+import DirectoryModel
+import LDAPClient
+import SlapdSupport
+import Testing
+
+@Suite struct SearchTests {
+    @Test func pagedSearchReturnsEveryEntryExactlyOnce() throws {
+        let server = try TestServers.standard.get()
+        let connection = try server.syncConnection()
+        var seen: [String: Int] = [:]
+        let summary = try connection.search(SearchRequest(
+            // Other tests add entries beside the fixture: count the fixture's people only.
+            base: server.peopleBase, filter: "(&(objectClass=inetOrgPerson)(uid=user*))", attributes: ["uid"], pageSize: 100
+        )) { entry in
+            let uid = try #require(entry.values(of: "uid")?.first)
+            seen[String(decoding: uid, as: UTF8.self), default: 0] += 1
+        }
+        #expect(summary.entries == TestServers.people)
+        #expect(seen.count == TestServers.people)
+        #expect(seen.values.allSatisfy { $0 == 1 })
+        #expect(Set(seen.keys) == Set((1...TestServers.people).map(Fixtures.personUID)))
+        // 5,200 entries at 100 per page: 52 full pages and a last, empty-cookie page.
+        #expect(summary.pages >= 52)
+    }
+
+    @Test func sizeLimitOfTheAccountIsAnErrorNotAShortResult() throws {
+        let server = try TestServers.standard.get()
+        let connection = try LDAPConnection(url: server.url)
+        try connection.bind(dn: server.configuration.limitedDN, password: Secret(server.configuration.limitedPassword))
+        var delivered = 0
+        let error = #expect(throws: LDAPError.self) {
+            try connection.search(SearchRequest(base: server.peopleBase, attributes: ["uid"], pageSize: 100)) { _ in delivered += 1 }
+        }
+        #expect(error?.code == .sizeLimitExceeded)
+        #expect(error?.description.contains("incomplete") == true)
+        #expect(delivered <= server.configuration.sizeLimit)
+    }
+
+    @Test func clientSizeLimitIsAnError() throws {
+        let server = try TestServers.standard.get()
+        let connection = try server.syncConnection()
+        let error = #expect(throws: LDAPError.self) {
+            try connection.search(SearchRequest(base: server.peopleBase, attributes: ["1.1"], pageSize: nil, sizeLimit: 10)) { _ in }
+        }
+        #expect(error?.code == .sizeLimitExceeded)
+    }
+
+    @Test func attributeNamesAreCaseInsensitiveAndOptionsKept() throws {
+        let server = try TestServers.standard.get()
+        let root = try server.rootConnection()
+        let dn = "uid=options-test,\(server.peopleBase)"
+        try root.perform(.add(dn: dn, attributes: [
+            Attribute("objectClass", strings: ["inetOrgPerson"]), Attribute("uid", strings: ["options-test"]),
+            Attribute("cn", strings: ["Options Test"]), Attribute("sn", strings: ["Test"]),
+            Attribute("description;lang-fr", strings: ["bonjour"]), Attribute("description", strings: ["hello"]),
+        ]))
+        let entry = try #require(try root.readEntry(dn: dn, attributes: ["description", "SN"]))
+        #expect(entry["DESCRIPTION;LANG-FR"] == [Array("bonjour".utf8)])
+        #expect(entry["description"] == [Array("hello".utf8)])
+        #expect(entry.attributes.map(\.name.description).contains("description;lang-fr"))
+        #expect(entry["sn"] == [Array("Test".utf8)])
+    }
+
+    @Test func bodyErrorAbandonsTheSearchAndKeepsTheConnectionUsable() throws {
+        struct Stop: Error {}
+        let server = try TestServers.standard.get()
+        let connection = try server.syncConnection()
+        var delivered = 0
+        #expect(throws: Stop.self) {
+            try connection.search(SearchRequest(base: server.peopleBase, attributes: ["uid"], pageSize: 100)) { _ in
+                delivered += 1
+                if delivered == 150 { throw Stop() }
+            }
+        }
+        #expect(delivered == 150)
+        let root = try connection.readRootDSE()
+        #expect(root.namingContexts.contains(server.configuration.suffix))
+    }
+
+    @Test func rootDSEAdvertisesPagedResults() throws {
+        let server = try TestServers.standard.get()
+        let rootDSE = try server.syncConnection().readRootDSE()
+        #expect(rootDSE.supportsPagedResults)
+        #expect(rootDSE.subschemaSubentry?.lowercased() == "cn=subschema")
+        #expect(!rootDSE.isActiveDirectory)
+    }
+
+    @Test func schemaListsMailAsMultiValuedCaseIgnore() throws {
+        let server = try TestServers.standard.get()
+        let schema = try server.syncConnection().readSchema()
+        let mail = try #require(schema.attributeType("MAIL"))
+        #expect(!mail.isSingleValued)
+        // OpenLDAP defines mail with caseIgnoreIA5Match, the IA5 form of caseIgnoreMatch.
+        #expect(mail.equality == "caseIgnoreIA5Match")
+        #expect(mail.isCaseInsensitive)
+        #expect(mail.names.contains("rfc822Mailbox"))
+        // cn states no EQUALITY of its own: it inherits caseIgnoreMatch from name.
+        #expect(schema.attributeType("cn")?.equality == "caseIgnoreMatch")
+        #expect(schema.attributeType("jpegPhoto")?.isCaseInsensitive == false)
+        #expect(schema.attributeType("entryUUID")?.isNoUserModification == true)
+        let allowed = schema.allowedAttributes(forObjectClasses: ["inetOrgPerson"])
+        #expect(allowed.contains("telephonenumber"))  // from organizationalPerson
+        #expect(allowed.contains("objectclass"))      // from top
+        #expect(!allowed.contains("memberuid"))
+        #expect(schema.objectClass("inetOrgPerson")?.kind == .structural)
+    }
+}
