@@ -1,0 +1,133 @@
+internal import CLMDB
+
+/// What an iteration closure wants next.
+public enum IterationStep: Sendable {
+    case `continue`
+    case stop
+}
+
+/// A range of keys in LMDB's byte order: from `lowerBound` (inclusive) to `upperBound`
+/// (exclusive); a `nil` bound is open.
+public struct KeyRange: Hashable, Sendable {
+    public var lowerBound: [UInt8]?
+    public var upperBound: [UInt8]?
+
+    /// Keys `k` with `from <= k < to`. When `to <= from` the range is empty.
+    public init(from lowerBound: [UInt8]? = nil, to upperBound: [UInt8]? = nil) {
+        self.lowerBound = lowerBound
+        self.upperBound = upperBound
+    }
+
+    /// Every key.
+    public static var all: KeyRange { KeyRange() }
+
+    /// The keys that start with `prefix` (every key for an empty prefix).
+    ///
+    /// The upper bound is the smallest key greater than every key with the prefix: the
+    /// prefix without its trailing `0xFF` bytes, last byte incremented. A prefix made only
+    /// of `0xFF` bytes has no such key, so the range is open above.
+    public static func prefix(_ prefix: [UInt8]) -> KeyRange {
+        var upper = prefix
+        while let last = upper.last, last == 0xFF { upper.removeLast() }
+        guard let last = upper.last else { return KeyRange(from: prefix, to: nil) }
+        upper[upper.count - 1] = last + 1
+        return KeyRange(from: prefix, to: upper)
+    }
+}
+
+extension Transaction {
+    /// Calls `body` with each key and value in `range`, in ascending key order, until it
+    /// returns `.stop`. Keys and values are copies.
+    ///
+    /// In a write transaction the closure cannot write through the same transaction (the
+    /// cursor would be moved under it); collect the changes and apply them afterwards, or
+    /// use ``removeAll(in:range:where:)`` to delete while iterating.
+    public func forEach(in db: Database, range: KeyRange = .all, _ body: (_ key: [UInt8], _ value: [UInt8]) throws -> IterationStep) throws {
+        try scan(db, range) { key, value in
+            switch try body(Array(key), Array(value)) {
+            case .continue: .next
+            case .stop: .stop
+            }
+        }
+    }
+
+    enum ScanStep {
+        case next
+        case stop
+        /// Delete the current pair with the cursor, then go on with the next key.
+        case deleteAndNext
+    }
+
+    /// The one cursor loop. The cursor is closed when the loop ends, however it ends; the
+    /// buffers lent to `body` point into the map and are valid only during that call.
+    func scan(_ db: Database, _ range: KeyRange, _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> ScanStep) throws {
+        let dbi = self.dbi(of: db)
+        var opened: OpaquePointer?
+        try check(mdb_cursor_open(handle, dbi, &opened), "mdb_cursor_open", on: db)
+        guard let cursor = opened else { preconditionFailure("mdb_cursor_open succeeded without a cursor") }
+        defer { mdb_cursor_close(cursor) }
+
+        var key = MDB_val()
+        var value = MDB_val()
+        var rc: Int32
+        if let lower = range.lowerBound, !lower.isEmpty {
+            rc = withMDBVal(lower) { lower in
+                key = lower
+                return mdb_cursor_get(cursor, &key, &value, MDB_SET_RANGE)
+            }
+            // `key` may still point at `lower`, whose storage was only lent for the call
+            // above: read the key the cursor stands on from the map.
+            if rc == MDB_SUCCESS { rc = mdb_cursor_get(cursor, &key, &value, MDB_GET_CURRENT) }
+        } else {
+            rc = mdb_cursor_get(cursor, &key, &value, MDB_FIRST)
+        }
+        while rc != MDB_NOTFOUND {
+            try check(rc, "mdb_cursor_get", on: db)
+            if let upper = range.upperBound {
+                let below = withMDBVal(upper) { upper in mdb_cmp(handle, dbi, &key, &upper) < 0 }
+                if !below { return }
+            }
+            let step = try body(
+                UnsafeRawBufferPointer(start: key.mv_data, count: key.mv_size),
+                UnsafeRawBufferPointer(start: value.mv_data, count: value.mv_size)
+            )
+            switch step {
+            case .stop:
+                return
+            case .next:
+                break
+            case .deleteAndNext:
+                // After mdb_cursor_del the cursor stands on the following key, and the
+                // next MDB_NEXT returns that key rather than skipping it.
+                try check(mdb_cursor_del(cursor, 0), "mdb_cursor_del", on: db)
+            }
+            rc = mdb_cursor_get(cursor, &key, &value, MDB_NEXT)
+        }
+    }
+}
+
+extension Transaction where Access == ReadWriteAccess {
+    /// Deletes every key in `range`; returns how many were deleted.
+    @discardableResult
+    public mutating func removeAll(in db: Database, range: KeyRange = .all) throws -> Int {
+        var removed = 0
+        try scan(db, range) { _, _ in
+            removed += 1
+            return .deleteAndNext
+        }
+        return removed
+    }
+
+    /// Deletes the keys in `range` for which `shouldRemove` returns `true`, with the cursor
+    /// that visits them; returns how many were deleted. Keys and values are copies.
+    @discardableResult
+    public mutating func removeAll(in db: Database, range: KeyRange = .all, where shouldRemove: (_ key: [UInt8], _ value: [UInt8]) throws -> Bool) throws -> Int {
+        var removed = 0
+        try scan(db, range) { key, value in
+            guard try shouldRemove(Array(key), Array(value)) else { return .next }
+            removed += 1
+            return .deleteAndNext
+        }
+        return removed
+    }
+}

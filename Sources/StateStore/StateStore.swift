@@ -1,2 +1,0 @@
-// LMDB wrapper: see Environment.swift (in progress).
-internal import CLMDB

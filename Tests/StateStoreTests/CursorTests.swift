@@ -1,0 +1,217 @@
+import StateStore
+import Testing
+
+/// Every key and value of `db` in `range`, in iteration order.
+private func contents(of db: Database, in env: Environment, range: KeyRange = .all) throws -> [([UInt8], [UInt8])] {
+    try env.read { txn in
+        var pairs: [([UInt8], [UInt8])] = []
+        try txn.forEach(in: db, range: range) { key, value in
+            pairs.append((key, value))
+            return .continue
+        }
+        return pairs
+    }
+}
+
+private func keys(of db: Database, in env: Environment, range: KeyRange = .all) throws -> [[UInt8]] {
+    try contents(of: db, in: env, range: range).map(\.0)
+}
+
+@Suite struct CursorTests {
+    /// Keys chosen to sit on the edges of ranges and prefixes.
+    static let edgeKeys: [[UInt8]] = [
+        [0x00], [0x00, 0x00], [0x01], [0x01, 0x00], [0x01, 0xFF], [0x01, 0xFF, 0xFF],
+        [0x01, 0xFF, 0xFF, 0x00], [0x02], [0x7F], [0xFE, 0xFF], [0xFF], [0xFF, 0x00], [0xFF, 0xFF],
+        [0xFF, 0xFF, 0xFF], bytes("a"), bytes("ab"), bytes("abc"), bytes("abd"), bytes("b"),
+    ]
+
+    static func withEdgeKeys(_ body: (Environment, Database) throws -> Void) throws {
+        try withTestStore { env, db in
+            try env.write { txn in
+                for (index, key) in edgeKeys.enumerated() { try txn.put([UInt8(index)], forKey: key, in: db) }
+            }
+            try body(env, db)
+        }
+    }
+
+    static func expected(in range: KeyRange) -> [[UInt8]] {
+        edgeKeys.sorted(by: keyOrder).filter { key in
+            (range.lowerBound.map { !keyOrder(key, $0) } ?? true) && (range.upperBound.map { keyOrder(key, $0) } ?? true)
+        }
+    }
+
+    @Test func iteratesEveryKeyInByteOrderWithItsValue() throws {
+        try withTestStore { env, db in
+            var random = SeededGenerator(seed: 1)
+            var model: [[UInt8]: [UInt8]] = [:]
+            for _ in 0..<3000 {
+                model[random.bytes(count: Int.random(in: 1...12, using: &random))] = random.bytes(count: Int.random(in: 0...40, using: &random))
+            }
+            try env.write { txn in
+                for (key, value) in model.shuffled(using: &random) { try txn.put(value, forKey: key, in: db) }
+            }
+            let pairs = try contents(of: db, in: env)
+            #expect(pairs.map(\.0) == model.keys.sorted(by: keyOrder))
+            #expect(pairs.allSatisfy { model[$0.0] == $0.1 })
+        }
+    }
+
+    static let ranges: [KeyRange] = [
+        .all,
+        KeyRange(from: [0x01], to: [0x02]),
+        KeyRange(from: [0x01, 0x00], to: [0x01, 0xFF, 0xFF]),  // both bounds are keys
+        KeyRange(from: [0x00, 0x01], to: [0x01, 0x00, 0x00]),  // neither bound is a key
+        KeyRange(from: bytes("ab")),
+        KeyRange(to: bytes("ab")),
+        KeyRange(to: [0x00]),  // below every key
+        KeyRange(from: [0xFF, 0xFF, 0xFF, 0xFF]),  // above every key
+        KeyRange(from: [], to: [0x01]),  // the empty key is the smallest
+        KeyRange(from: [0x02], to: [0x02]),  // empty: from == to
+        KeyRange(from: [0x7F], to: [0x01]),  // empty: from > to
+        KeyRange(to: []),  // empty: nothing is below the empty key
+    ]
+
+    @Test(arguments: ranges)
+    func rangeScansReturnExactlyTheKeysFromLowerToBeforeUpper(range: KeyRange) throws {
+        try Self.withEdgeKeys { env, db throws in
+            #expect(try keys(of: db, in: env, range: range) == Self.expected(in: range))
+        }
+    }
+
+    static let prefixes: [[UInt8]] = [
+        [], [0x00], [0x01], [0x01, 0xFF], [0x01, 0xFF, 0xFF], [0xFE], [0xFF], [0xFF, 0xFF], [0xFF, 0xFF, 0xFF, 0xFF],
+        bytes("ab"), bytes("abc"), bytes("zz"),
+    ]
+
+    @Test(arguments: prefixes)
+    func prefixScansReturnExactlyTheKeysWithThePrefix(prefix: [UInt8]) throws {
+        try Self.withEdgeKeys { env, db throws in
+            let expected = Self.edgeKeys.sorted(by: keyOrder).filter { $0.starts(with: prefix) }
+            #expect(try keys(of: db, in: env, range: .prefix(prefix)) == expected)
+        }
+    }
+
+    @Test func prefixRangesStopBeforeTheNextPrefix() {
+        #expect(KeyRange.prefix([0x01, 0xFF]) == KeyRange(from: [0x01, 0xFF], to: [0x02]))
+        #expect(KeyRange.prefix([0x01, 0x02]) == KeyRange(from: [0x01, 0x02], to: [0x01, 0x03]))
+        #expect(KeyRange.prefix([0xFF, 0xFF]) == KeyRange(from: [0xFF, 0xFF], to: nil))
+        #expect(KeyRange.prefix([]) == KeyRange(from: [], to: nil))
+    }
+
+    @Test func randomRangesAndPrefixesMatchAReferenceModel() throws {
+        try withTestStore { env, db in
+            var random = SeededGenerator(seed: 2)
+            let alphabet: [UInt8] = [0x00, 0x01, 0x7F, 0xFE, 0xFF]
+            func randomKey(_ lengths: ClosedRange<Int>) -> [UInt8] {
+                (0..<Int.random(in: lengths, using: &random)).map { _ in alphabet.randomElement(using: &random) ?? 0 }
+            }
+            var model = Set<[UInt8]>()
+            for _ in 0..<2000 { model.insert(randomKey(1...5)) }
+            try env.write { txn in
+                for key in model { try txn.put(key, forKey: key, in: db) }
+            }
+            let sorted = model.sorted(by: keyOrder)
+            for _ in 0..<200 {
+                let from = Bool.random(using: &random) ? randomKey(0...5) : nil
+                let to = Bool.random(using: &random) ? randomKey(0...5) : nil
+                let range = KeyRange(from: from, to: to)
+                let expected = sorted.filter { key in
+                    (from.map { !keyOrder(key, $0) } ?? true) && (to.map { keyOrder(key, $0) } ?? true)
+                }
+                #expect(try keys(of: db, in: env, range: range) == expected, "range \(range)")
+
+                let prefix = randomKey(0...3)
+                #expect(try keys(of: db, in: env, range: .prefix(prefix)) == sorted.filter { $0.starts(with: prefix) }, "prefix \(prefix)")
+            }
+        }
+    }
+
+    @Test func stopEndsTheIteration() throws {
+        try Self.withEdgeKeys { env, db in
+            var visited: [[UInt8]] = []
+            try env.read { txn in
+                try txn.forEach(in: db) { key, _ in
+                    visited.append(key)
+                    return visited.count == 3 ? .stop : .continue
+                }
+            }
+            #expect(visited == Array(Self.expected(in: .all).prefix(3)))
+        }
+    }
+
+    @Test func anErrorThrownByTheBodyEndsTheIterationAndIsRethrown() throws {
+        try Self.withEdgeKeys { env, db in
+            var visited = 0
+            #expect(throws: Boom()) {
+                try env.read { txn in
+                    try txn.forEach(in: db) { _, _ in
+                        visited += 1
+                        throw Boom()
+                    }
+                }
+            }
+            #expect(visited == 1)
+        }
+    }
+
+    @Test func removeAllDeletesExactlyTheKeysInTheRange() throws {
+        try withTestStore { env, db in
+            let all = (0..<5000).map { bytes("user-\(10_000 + $0)") }
+            try env.write { txn in
+                for key in all { try txn.put(key, forKey: key, in: db) }
+            }
+            let lower = bytes("user-11000"), upper = bytes("user-13500")
+            let removed = try env.write { txn in try txn.removeAll(in: db, range: KeyRange(from: lower, to: upper)) }
+            #expect(removed == 2500)
+            let expected = all.filter { keyOrder($0, lower) || !keyOrder($0, upper) }
+            #expect(try keys(of: db, in: env) == expected)
+        }
+    }
+
+    @Test func removeAllWhereDeletesTheMatchingKeysAcrossPages() throws {
+        try withTestStore { env, db in
+            let all = (0..<10_000).map { bytes("k\(100_000 + $0)") }
+            try env.write { txn in
+                for (index, key) in all.enumerated() { try txn.put(index % 2 == 0 ? [0] : [1], forKey: key, in: db) }
+            }
+            let removed = try env.write { txn in
+                try txn.removeAll(in: db) { _, value in value == [0] }
+            }
+            #expect(removed == 5000)
+            let remaining = try contents(of: db, in: env)
+            #expect(remaining.map(\.0) == all.enumerated().filter { $0.offset % 2 == 1 }.map(\.element))
+            #expect(remaining.allSatisfy { $0.1 == [1] })
+        }
+    }
+
+    @Test func removeAllEmptiesTheDatabase() throws {
+        try withTestStore { env, db in
+            try env.write { txn in
+                for index in 0..<3000 { try txn.put([1, 2, 3], forKey: bytes("k\(index)"), in: db) }
+            }
+            #expect(try env.write { txn in try txn.removeAll(in: db) } == 3000)
+            #expect(try env.read { txn in try txn.count(in: db) } == 0)
+            #expect(try env.write { txn in try txn.removeAll(in: db) } == 0)
+        }
+    }
+
+    @Test func removeAllOfAPrefixLeavesItsNeighbours() throws {
+        try Self.withEdgeKeys { env, db in
+            let removed = try env.write { txn in try txn.removeAll(in: db, range: .prefix([0x01, 0xFF])) }
+            #expect(removed == 3)
+            #expect(try keys(of: db, in: env) == Self.expected(in: .all).filter { !$0.starts(with: [0x01, 0xFF]) })
+        }
+    }
+
+    @Test func aRemovalInAWriteThatThrowsIsUndone() throws {
+        try Self.withEdgeKeys { env, db throws in
+            #expect(throws: Boom()) {
+                try env.write { txn in
+                    try txn.removeAll(in: db)
+                    throw Boom()
+                }
+            }
+            #expect(try keys(of: db, in: env) == Self.expected(in: .all))
+        }
+    }
+}

@@ -1,0 +1,118 @@
+import StateStore
+import Testing
+
+@Suite struct MapGrowthTests {
+    static let tinyMap = 256 << 10
+
+    /// 2,000 values of 4 KiB: about 8 MB, 32 times the initial map.
+    static func value(_ index: Int) -> [UInt8] {
+        var value = [UInt8](repeating: UInt8(truncatingIfNeeded: index), count: 4096)
+        value[0] = 0xFF
+        value[1] = 0
+        return value
+    }
+
+    static func key(_ index: Int) -> [UInt8] { bytes("key-\(100_000 + index)") }
+
+    @Test func oneLargeTransactionGrowsTheMapAndIsRunAgain() throws {
+        try withTestStore(mapSize: Self.tinyMap) { env, db in
+            var attempts = 0
+            try env.write { txn in
+                attempts += 1
+                for index in 0..<2000 { try txn.put(Self.value(index), forKey: Self.key(index), in: db) }
+            }
+            #expect(attempts > 1)
+            #expect(try env.mapSize > 8 << 20)
+            try env.read { txn throws in
+                #expect(try txn.count(in: db) == 2000)
+                for index in 0..<2000 { #expect(try txn.get(Self.key(index), in: db) == Self.value(index)) }
+            }
+        }
+    }
+
+    @Test func manySmallTransactionsGrowTheMap() throws {
+        try withTestStore(mapSize: Self.tinyMap) { env, db in
+            for batch in 0..<200 {
+                try env.write { txn in
+                    for index in batch * 10..<(batch + 1) * 10 {
+                        try txn.put(Self.value(index), forKey: Self.key(index), in: db)
+                    }
+                }
+            }
+            #expect(try env.mapSize > Self.tinyMap)
+            try env.read { txn throws in
+                #expect(try txn.count(in: db) == 2000)
+                for index in 0..<2000 { #expect(try txn.get(Self.key(index), in: db) == Self.value(index)) }
+            }
+        }
+    }
+
+    @Test func grownDataIsReadableAfterReopening() throws {
+        try withTemporaryDirectory { path in
+            func fill() throws {
+                let env = try Environment(path: path, mapSize: Self.tinyMap)
+                let db = try env.database(named: "test")
+                try env.write { txn in
+                    for index in 0..<1000 { try txn.put(Self.value(index), forKey: Self.key(index), in: db) }
+                }
+            }
+            try fill()
+            // Reopened with the tiny map again: LMDB keeps at least the size the data uses,
+            // and the next write grows it further.
+            let env = try Environment(path: path, mapSize: Self.tinyMap)
+            let db = try env.database(named: "test")
+            try env.write { txn in
+                for index in 1000..<2000 { try txn.put(Self.value(index), forKey: Self.key(index), in: db) }
+            }
+            try env.read { txn throws in
+                #expect(try txn.count(in: db) == 2000)
+                #expect(try txn.get(Self.key(0), in: db) == Self.value(0))
+                #expect(try txn.get(Self.key(1999), in: db) == Self.value(1999))
+            }
+        }
+    }
+
+    @Test func aWriteThatSwallowsMapFullIsStillRetried() throws {
+        try withTestStore(mapSize: Self.tinyMap) { env, db in
+            var failures = 0
+            try env.write { txn in
+                for index in 0..<2000 {
+                    do {
+                        try txn.put(Self.value(index), forKey: Self.key(index), in: db)
+                    } catch {
+                        failures += 1
+                    }
+                }
+            }
+            #expect(failures > 0)
+            #expect(try env.read { txn in try txn.count(in: db) } == 2000)
+        }
+    }
+
+    @Test func aWriteNestedInAReadCannotGrowTheMap() throws {
+        try withTestStore(mapSize: Self.tinyMap) { env, db in
+            try env.read { _ in
+                let error = #expect(throws: LMDBError.self) {
+                    try env.write { txn in
+                        for index in 0..<2000 { try txn.put(Self.value(index), forKey: Self.key(index), in: db) }
+                    }
+                }
+                #expect(error?.code == .mapFull)
+            }
+            // Once the reader is gone the same write succeeds.
+            try env.write { txn in
+                for index in 0..<2000 { try txn.put(Self.value(index), forKey: Self.key(index), in: db) }
+            }
+            #expect(try env.read { txn in try txn.count(in: db) } == 2000)
+        }
+    }
+
+    @Test func aFiveMegabyteValueFitsAfterGrowth() throws {
+        try withTestStore(mapSize: Self.tinyMap) { env, db in
+            var random = SeededGenerator(seed: 5)
+            let big = random.bytes(count: 5 << 20)
+            try env.write { txn in try txn.put(big, forKey: bytes("big"), in: db) }
+            #expect(try env.read { txn in try txn.get(bytes("big"), in: db) } == big)
+        }
+    }
+}
