@@ -26,6 +26,10 @@ extension SlapdServer {
         /// The frontend `olcSizeLimit`, which applies to every bind but the root DN and
         /// the sync account.
         public var sizeLimit = 500
+        /// Extra `olcLimits` for the limited account (for example `size.unchecked=100`,
+        /// which makes unindexed searches over more entries fail with
+        /// adminLimitExceeded); nil adds none.
+        public var limitedAccountLimits: String? = nil
         /// When true, a test CA and a server certificate (CN=localhost, SAN DNS:localhost
         /// and IP:127.0.0.1) are made with the openssl CLI, slapd also listens on
         /// ldaps://, and StartTLS works on ldap://. See `SlapdServer.caFile`.
@@ -182,6 +186,9 @@ enum ConfigurationLDIF {
         data += LDIF.line("olcRootDN", configuration.rootDN)
         data += LDIF.line("olcRootPW", configuration.rootPassword)
         data += LDIF.line("olcLimits", #"dn.exact="\#(configuration.syncDN)" size=unlimited time=unlimited"#)
+        if let limits = configuration.limitedAccountLimits {
+            data += LDIF.line("olcLimits", #"dn.exact="\#(configuration.limitedDN)" \#(limits)"#)
+        }
         for rule in configuration.access ?? SlapdServer.defaultAccess(for: configuration) {
             data += LDIF.line("olcAccess", rule)
         }

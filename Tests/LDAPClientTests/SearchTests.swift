@@ -2,6 +2,9 @@ import DirectoryModel
 import LDAPClient
 import SlapdSupport
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @Suite struct SearchTests {
     @Test func pagedSearchReturnsEveryEntryExactlyOnce() throws {
@@ -103,5 +106,53 @@ import Testing
         #expect(allowed.contains("objectclass"))      // from top
         #expect(!allowed.contains("memberuid"))
         #expect(schema.objectClass("inetOrgPerson")?.kind == .structural)
+    }
+}
+
+@Suite struct SearchLimitTests {
+    @Test func serverTimeLimitIsAnErrorNotAShortResult() throws {
+        // A one-second time limit and a reader that stalls: the page (about 10 MB) fills
+        // the socket buffers, slapd waits, the page takes longer than the limit, and
+        // slapd ends it with timeLimitExceeded.
+        let people = 30_000
+        let server = try SlapdServer.start(ldif: Fixtures.people(count: people))
+        let connection = try server.syncConnection()
+        var delivered = 0
+        let error = #expect(throws: LDAPError.self) {
+            try connection.search(SearchRequest(base: server.peopleBase, filter: "(uid=user*)", pageSize: people, timeLimit: 1)) { _ in
+                delivered += 1
+                if delivered == 1 { usleep(2_500_000) }
+            }
+        }
+        #expect(error?.code == .timeLimitExceeded)
+        #expect(delivered < people)
+    }
+
+    @Test func adminLimitIsAnErrorNotAShortResult() throws {
+        var configuration = SlapdServer.Configuration()
+        configuration.limitedAccountLimits = "size.unchecked=100"
+        let server = try SlapdServer.start(configuration, ldif: Fixtures.people(count: 300))
+        let connection = try LDAPConnection(url: server.url)
+        try connection.bind(dn: configuration.limitedDN, password: Secret(configuration.limitedPassword))
+        // description is not indexed: the search would examine all 300 entries.
+        let error = #expect(throws: LDAPError.self) {
+            try connection.search(SearchRequest(base: server.peopleBase, filter: "(description=Fixture*)", pageSize: 100)) { _ in }
+        }
+        #expect(error?.code == .adminLimitExceeded)
+    }
+
+    @Test func serverRefusingPagedResultsIsAnError() throws {
+        var configuration = SlapdServer.Configuration()
+        configuration.limitedAccountLimits = "size.prtotal=disabled"
+        let server = try SlapdServer.start(configuration, ldif: Fixtures.people(count: 50))
+        let connection = try LDAPConnection(url: server.url)
+        try connection.bind(dn: configuration.limitedDN, password: Secret(configuration.limitedPassword))
+        var delivered = 0
+        let error = #expect(throws: LDAPError.self) {
+            try connection.search(SearchRequest(base: server.peopleBase, pageSize: 10)) { _ in delivered += 1 }
+        }
+        #expect(error?.code == .adminLimitExceeded)
+        #expect(error?.diagnostic?.contains("pagedResults") == true)
+        #expect(delivered == 0)
     }
 }
