@@ -138,17 +138,16 @@ public final class LDAPConnection {
     }
 
     private func simpleBind(dn: String, password: Secret) throws(LDAPError) {
+        // An empty password would be an unauthenticated bind (RFC 4513 §5.1.2), which
+        // servers accept as anonymous: never send one.
+        guard !password.bytes.isEmpty else {
+            throw LDAPError(operation: "bind", dn: dn, code: .paramError, diagnostic: "empty password refused (it would bind anonymously)")
+        }
         clearHandleDiagnostics()
         let rc = password.bytes.withUnsafeBytes { buffer -> Int32 in
-            // An empty password would be an unauthenticated bind (RFC 4513 §5.1.2), which
-            // servers accept as anonymous: never send one.
-            guard buffer.count > 0 else { return LDAP_PARAM_ERROR }
             var credential = berval(bv_len: ber_len_t(buffer.count),
                                     bv_val: UnsafeMutablePointer(mutating: buffer.baseAddress!.assumingMemoryBound(to: CChar.self)))
             return ldap_sasl_bind_s(handle, dn, nil, &credential, nil, nil, nil)
-        }
-        if password.bytes.isEmpty {
-            throw LDAPError(operation: "bind", dn: dn, code: .paramError, diagnostic: "empty password refused (it would bind anonymously)")
         }
         try checkSynchronous(rc, operation: "bind", dn: dn)
     }
@@ -220,11 +219,14 @@ public final class LDAPConnection {
                          diagnostic: handleString(LDAP_OPT_DIAGNOSTIC_MESSAGE) ?? code.message)
     }
 
+    /// A string option of the handle (diagnostic message, matched DN); nil when unset,
+    /// empty, or libldap's placeholder `(unknown error code)`, which says nothing.
     private func handleString(_ option: Int32) -> String? {
         var value: UnsafeMutablePointer<CChar>?
         guard ldap_get_option(handle, option, &value) == LDAP_OPT_SUCCESS, let value else { return nil }
         defer { ldap_memfree(value) }
-        return String(cString: value)
+        let text = String(cString: value)
+        return text.isEmpty || text == "(unknown error code)" ? nil : text
     }
 
     /// Waits for the next message of `messageID` (or of any operation for `LDAP_RES_ANY`).

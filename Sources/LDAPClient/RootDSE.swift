@@ -48,8 +48,13 @@ extension LDAPConnection {
         let location = try readRootDSE().subschemaSubentry ?? "cn=Subschema"
         let entry = try readEntry(dn: location, attributes: ["attributeTypes", "objectClasses"], filter: "(objectClass=subschema)")
         guard let entry else { throw LDAPError(operation: "search", dn: location, code: .noSuchObject, diagnostic: "no subschema entry") }
-        func strings(_ name: AttributeName) -> [String] {
-            (entry[name] ?? []).map { String(decoding: $0, as: UTF8.self) }
+        func strings(_ name: AttributeName) throws(SchemaError) -> [String] {
+            try (entry[name] ?? []).map { value throws(SchemaError) in
+                guard let text = String(validating: value, as: UTF8.self) else {
+                    throw SchemaError(text: "(\(value.count) bytes of \(name))", reason: "not valid UTF-8")
+                }
+                return text
+            }
         }
         return try Schema(attributeTypes: strings("attributeTypes"), objectClasses: strings("objectClasses"))
     }

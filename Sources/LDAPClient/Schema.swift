@@ -44,8 +44,8 @@ public struct Schema: Sendable {
     private var attributeIndex: [String: Int] = [:]
     private var classIndex: [String: Int] = [:]
 
-    /// Parses the `attributeTypes` and `objectClasses` values of a subschema entry.
-    /// Unparseable descriptions are returned in `problems` rather than dropped silently.
+    /// Parses the `attributeTypes` and `objectClasses` values of a subschema entry. A
+    /// description that cannot be parsed is an error naming it, never silently dropped.
     public init(attributeTypes: [String], objectClasses: [String]) throws(SchemaError) {
         for text in attributeTypes {
             let definition = try SchemaDescription(parsing: text).attributeType()

@@ -148,6 +148,8 @@ extension LDAPConnection {
             }
         }
         guard let connectionError else { return }
+        // Answers that may still arrive for these are of no use any more.
+        for id in inFlight.keys { ldap_abandon_ext(handle, id, nil, nil) }
         for index in inFlight.values.sorted() { completion(index, .failure(attributed(connectionError, to: operations[index]))) }
         for index in next..<operations.count { completion(index, .failure(attributed(connectionError, to: operations[index]))) }
     }
