@@ -1,5 +1,6 @@
 internal import CLDAP
 import DirectoryModel
+import Logging
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -40,6 +41,9 @@ struct OperationResult {
 public final class LDAPConnection {
     public let url: String
     public let options: ConnectionOptions
+    /// Receives debug-level records of binds and searches (`ldap.url`, `ldap.dn`,
+    /// `ldap.entries`, `ldap.pages`); never values or credentials.
+    public var logger: Logger
     var handle: OpaquePointer
     private var credentials: Credentials?
     /// False once an operation found the connection lost.
@@ -53,10 +57,12 @@ public final class LDAPConnection {
     /// Creates a handle for `url` (`ldap://host:port`, `ldaps://`, `ldapi://%2Fpath`) and
     /// applies the options. The TCP connection itself is made by the first operation,
     /// usually ``bind(dn:password:)``; with `startTLS` it is made here.
-    public init(url: String, options: ConnectionOptions = .init()) throws(LDAPError) {
+    public init(url: String, options: ConnectionOptions = .init(), logger: Logger = Logger(label: "ldapsync.ldap")) throws(LDAPError) {
         LDAPConnection.ignoreSIGPIPE
         self.url = url
         self.options = options
+        self.logger = logger
+        self.logger[metadataKey: "ldap.url"] = "\(url)"
         self.handle = try LDAPConnection.makeHandle(url: url, options: options)
         if options.startTLS {
             try startTLS()
@@ -128,6 +134,7 @@ public final class LDAPConnection {
     public func bind(dn: String, password: Secret) throws(LDAPError) {
         try simpleBind(dn: dn, password: password)
         credentials = .simple(dn: dn, password: password)
+        logger.debug("bound", metadata: ["ldap.dn": "\(dn)"])
     }
 
     /// SASL EXTERNAL bind: over `ldapi://` the server maps the process's uid/gid to an
@@ -135,6 +142,7 @@ public final class LDAPConnection {
     public func bindExternal() throws(LDAPError) {
         try externalBind()
         credentials = .external
+        logger.debug("bound with SASL EXTERNAL")
     }
 
     private func simpleBind(dn: String, password: Secret) throws(LDAPError) {
@@ -183,6 +191,7 @@ public final class LDAPConnection {
         case .external: try externalBind()
         case nil: break
         }
+        logger.debug("reconnected")
     }
 
     // MARK: - Result checking

@@ -1,5 +1,6 @@
 internal import CLDAP
 import DirectoryModel
+import Logging
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -226,6 +227,10 @@ extension LDAPConnection {
             ber_memfree(cookie.bv_val)
             cookie = next
         } while cookie.bv_len > 0
+        logger.debug("search complete", metadata: [
+            "ldap.dn": "\(request.base)", "ldap.entries": "\(summary.entries)", "ldap.pages": "\(summary.pages)",
+            "ldap.references": "\(summary.references.count)",
+        ])
         return summary
     }
 

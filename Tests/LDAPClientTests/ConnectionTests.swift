@@ -90,6 +90,10 @@ import Testing
         let pid = try #require(server.pid)
         kill(pid, SIGSTOP)
         defer { kill(pid, SIGCONT) }
+        // SIGSTOP takes effect asynchronously: wait until the process state says stopped.
+        let deadline = ContinuousClock.now + .seconds(2)
+        while !isStopped(pid), ContinuousClock.now < deadline { usleep(1_000) }
+        #expect(isStopped(pid))
         let started = ContinuousClock.now
         let error = #expect(throws: LDAPError.self) { try connection.readRootDSE() }
         #expect(error?.code == .timeout)
@@ -130,4 +134,11 @@ import Testing
         try connection.bind(dn: server.configuration.syncDN, password: Secret(server.configuration.syncPassword))
         #expect(try connection.readEntry(dn: server.configuration.suffix) != nil)
     }
+}
+
+/// Whether /proc says the process is stopped (state T).
+private func isStopped(_ pid: pid_t) -> Bool {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = stat.lastIndex(of: ")") else { return false }
+    return stat[close...].dropFirst(2).first == "T"
 }
