@@ -13,6 +13,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
     ],
     targets: [
         .systemLibrary(
@@ -34,12 +36,26 @@ let package = Package(
             ]
         ),
         .target(name: "StateStore", dependencies: ["CLMDB", "DirectoryModel"]),
+        // YAML → validated, versioned configuration (SPEC §3).
+        .target(name: "SyncConfig", dependencies: ["DirectoryModel", .product(name: "Yams", package: "Yams")]),
+        // The application's user store: SQLite (embedded default) through GRDB.
+        .target(name: "AppStore", dependencies: ["DirectoryModel", .product(name: "GRDB", package: "GRDB.swift")]),
+        // Pure Swift: diff, merge, group rules, plan. No I/O, no C modules.
+        .target(name: "SyncEngine", dependencies: ["DirectoryModel"]),
+        // Wires configuration, LDAP, state store, app store and engine into a run.
+        .target(
+            name: "SyncRunner",
+            dependencies: [
+                "SyncEngine", "SyncConfig", "LDAPClient", "StateStore", "AppStore", "DirectoryModel",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Starts private slapd servers on loopback for tests and benchmarks.
         .target(name: "SlapdSupport"),
         .executableTarget(
             name: "ldapsync",
             dependencies: [
-                "LDAPClient", "StateStore", "DirectoryModel",
+                "SyncRunner", "SyncConfig", "AppStore", "LDAPClient", "StateStore", "DirectoryModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -52,7 +68,14 @@ let package = Package(
         .testTarget(name: "DirectoryModelTests", dependencies: ["DirectoryModel"]),
         .testTarget(name: "LDAPClientTests", dependencies: ["LDAPClient", "SlapdSupport", "DirectoryModel"]),
         .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "DirectoryModel"]),
-        .testTarget(name: "CLITests", dependencies: ["ldapsync"]),
+        .testTarget(name: "SyncConfigTests", dependencies: ["SyncConfig", "DirectoryModel"]),
+        .testTarget(name: "AppStoreTests", dependencies: ["AppStore", "DirectoryModel"]),
+        .testTarget(name: "SyncEngineTests", dependencies: ["SyncEngine", "DirectoryModel"]),
+        .testTarget(
+            name: "SyncRunnerTests",
+            dependencies: ["SyncRunner", "SyncConfig", "AppStore", "StateStore", "LDAPClient", "SlapdSupport", "DirectoryModel"]
+        ),
+        .testTarget(name: "CLITests", dependencies: ["ldapsync", "SlapdSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

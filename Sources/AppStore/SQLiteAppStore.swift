@@ -1,0 +1,2 @@
+// SQLite app store: in progress.
+import GRDB

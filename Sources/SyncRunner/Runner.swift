@@ -1,0 +1,1 @@
+// Sync runner: in progress.
