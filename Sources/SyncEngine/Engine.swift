@@ -1,1 +1,0 @@
-// Sync engine: in progress.

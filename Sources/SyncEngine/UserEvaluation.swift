@@ -1,0 +1,216 @@
+import DirectoryModel
+
+/// Everything known about one user at decision time.
+public struct UserState: Sendable {
+    /// The immutable id.
+    public var id: [UInt8]
+    /// The user as the directory holds it now; nil when a complete listing of the scope
+    /// no longer contains it (never after a partial read: SPEC I5).
+    public var directory: DirectoryUser?
+    /// The merge base: the last agreed state; nil for a user never synced.
+    public var snapshot: UserSnapshot?
+    /// The app row under the user's current key (the directory's key, or for a vanished
+    /// user the snapshot's).
+    public var app: AppUser?
+    /// The app row under the snapshot's key when the key attribute changed (a rename).
+    public var appUnderPreviousKey: AppUser?
+    /// The user's current memberships among the managed app groups.
+    public var appGroups: Set<String>
+    /// ldapsync itself deactivated this app user earlier (so it may reactivate it).
+    public var deactivatedBySync: Bool
+
+    public init(id: [UInt8], directory: DirectoryUser?, snapshot: UserSnapshot?, app: AppUser?,
+                appUnderPreviousKey: AppUser? = nil, appGroups: Set<String> = [], deactivatedBySync: Bool = false) {
+        self.id = id
+        self.directory = directory
+        self.snapshot = snapshot
+        self.app = app
+        self.appUnderPreviousKey = appUnderPreviousKey
+        self.appGroups = appGroups
+        self.deactivatedBySync = deactivatedBySync
+    }
+}
+
+/// One attribute's change in a plan.
+public struct AttributeChange: Sendable, Hashable {
+    public var attribute: AttributeName
+    public var column: String
+    /// Display forms (redacted for sensitive attributes).
+    public var old: String
+    public var new: String
+    /// The app had changed a from-ldap attribute and is reset to the LDAP value.
+    public var isReset: Bool
+}
+
+/// What the run does to one user, and the app changes that do it.
+public struct UserPlan: Sendable, Hashable {
+    public enum Action: Sendable, Hashable {
+        /// Nothing to change.
+        case none
+        /// Created in the app (tagged as managed).
+        case create
+        /// Mapped attributes and/or memberships updated.
+        case update
+        /// An untagged app user whose key matches an in-scope LDAP user: never touched.
+        case skippedUntagged
+        /// In LDAP but in no mapped group: removed from the mapped groups, data not updated.
+        case leftMappedGroups
+        /// No longer in LDAP: removed from the managed groups (and deactivated when
+        /// `autoDeactivate`).
+        case vanished
+    }
+
+    public var key: String
+    public var dn: String?
+    public var action: Action
+    public var attributeChanges: [AttributeChange] = []
+    public var addedGroups: [String] = []
+    public var removedGroups: [String] = []
+    public var renamedFrom: String?
+    public var adopted = false
+    public var reactivated = false
+    public var deactivated = false
+    /// The app changes, in order.
+    public var changes: [AppChange] = []
+
+    /// Whether anything is written for this user.
+    public var writes: Bool { !changes.isEmpty }
+}
+
+/// A user that cannot be synced this run; reported, counted, and kept for a retry (I3).
+public struct EntryFailure: Error, Sendable, Hashable, CustomStringConvertible {
+    public var key: String?
+    public var dn: String?
+    public var message: String
+
+    public init(key: String?, dn: String?, message: String) {
+        self.key = key
+        self.dn = dn
+        self.message = message
+    }
+
+    public var description: String {
+        var subject = dn.map { "\"\($0)\"" } ?? ""
+        if let key { subject += subject.isEmpty ? "key \(key)" : " (key \(key))" }
+        return "\(subject): \(message)"
+    }
+}
+
+/// The LDAP → app decision for one user (SPEC §5 first rows, §6, §7).
+public enum UserEvaluation {
+    public static func evaluate(_ state: UserState, policy: SyncPolicy, memberships: MembershipIndex) throws(EntryFailure) -> UserPlan {
+        guard let user = state.directory else { return vanished(state, policy: policy, memberships: memberships) }
+        let desired = memberships.desiredGroups(dnKey: user.dnKey, key: user.key, memberOf: user.memberOf)
+        var plan = UserPlan(key: user.key, dn: user.dn, action: .none)
+
+        // A renamed key: the app row follows (SPEC I6), memberships with it.
+        var app = state.app
+        if app == nil, let previous = state.appUnderPreviousKey, previous.managed, let snapshot = state.snapshot, snapshot.key != user.key {
+            plan.changes.append(.rename(from: snapshot.key, to: user.key))
+            plan.renamedFrom = snapshot.key
+            app = previous
+            app?.key = user.key
+        }
+
+        guard memberships.isSynced(desired: desired) else {
+            // In LDAP, but in no mapped group: leave the mapped groups, keep the data.
+            guard let app, app.managed else { return plan }
+            removeGroups(state.appGroups, from: &plan, key: user.key)
+            plan.action = plan.writes ? .leftMappedGroups : .none
+            return plan
+        }
+
+        guard var existing = app else {
+            try create(user, desired: desired, policy: policy, plan: &plan)
+            return plan
+        }
+        if !existing.managed {
+            guard policy.adoptExisting else {
+                plan.action = .skippedUntagged
+                return plan
+            }
+            plan.changes.append(.setManaged(key: user.key, true))
+            plan.adopted = true
+            existing.managed = true
+        }
+        try update(existing, user: user, snapshot: state.snapshot, policy: policy, plan: &plan)
+        if !existing.active, state.deactivatedBySync {
+            plan.changes.append(.setActive(key: user.key, true))
+            plan.reactivated = true
+        }
+        if let desired {
+            addGroups(desired.subtracting(state.appGroups), to: &plan, key: user.key)
+            removeGroups(state.appGroups.subtracting(desired), from: &plan, key: user.key)
+        }
+        if plan.writes { plan.action = .update }
+        return plan
+    }
+
+    private static func create(_ user: DirectoryUser, desired: Set<String>?, policy: SyncPolicy, plan: inout UserPlan) throws(EntryFailure) {
+        var values: [String: AppValue] = [:]
+        for attribute in policy.attributes {
+            let value = try appValue(user, attribute)
+            values[attribute.column] = value
+            if value != .null {
+                plan.attributeChanges.append(AttributeChange(attribute: attribute.ldap, column: attribute.column, old: "(none)",
+                                                             new: ValueMapping.display(value, for: attribute), isReset: false))
+            }
+        }
+        plan.changes.append(.create(AppUser(key: user.key, managed: true, active: true, values: values)))
+        plan.action = .create
+        if let desired { addGroups(desired, to: &plan, key: user.key) }
+    }
+
+    private static func update(_ app: AppUser, user: DirectoryUser, snapshot: UserSnapshot?, policy: SyncPolicy, plan: inout UserPlan) throws(EntryFailure) {
+        var updates: [String: AppValue] = [:]
+        for attribute in policy.attributes {
+            let want = try appValue(user, attribute)
+            let have = app.values[attribute.column] ?? .null
+            guard !ValueMapping.appValue(have, matches: want, for: attribute) else { continue }
+            // LDAP unchanged since the snapshot, yet the app differs: the app edited a
+            // from-ldap attribute, and LDAP is authoritative for it (SPEC §5).
+            let ldapUnchanged = snapshot.map { ValueMapping.sameValues($0.values[attribute.ldap], user.values[attribute.ldap], for: attribute) } ?? false
+            updates[attribute.column] = want
+            plan.attributeChanges.append(AttributeChange(
+                attribute: attribute.ldap, column: attribute.column,
+                old: ValueMapping.display(have, for: attribute), new: ValueMapping.display(want, for: attribute),
+                isReset: ldapUnchanged))
+        }
+        if !updates.isEmpty { plan.changes.append(.update(key: user.key, values: updates)) }
+    }
+
+    private static func vanished(_ state: UserState, policy: SyncPolicy, memberships: MembershipIndex) -> UserPlan {
+        let key = state.app?.key ?? state.snapshot?.key ?? ""
+        var plan = UserPlan(key: key, dn: state.snapshot?.dn, action: .none)
+        guard let app = state.app, app.managed else { return plan }
+        removeGroups(state.appGroups, from: &plan, key: key)
+        if policy.autoDeactivate, app.active {
+            plan.changes.append(.setActive(key: key, false))
+            plan.deactivated = true
+        }
+        if plan.writes { plan.action = .vanished }
+        return plan
+    }
+
+    private static func appValue(_ user: DirectoryUser, _ attribute: MappedAttribute) throws(EntryFailure) -> AppValue {
+        do {
+            return try ValueMapping.appValue(user.values[attribute.ldap], for: attribute)
+        } catch {
+            throw EntryFailure(key: user.key, dn: user.dn, message: error.description)
+        }
+    }
+
+    private static func addGroups(_ groups: Set<String>, to plan: inout UserPlan, key: String) {
+        for group in groups.sorted() {
+            plan.changes.append(.addMembership(user: key, group: group))
+            plan.addedGroups.append(group)
+        }
+    }
+
+    private static func removeGroups(_ groups: Set<String>, from plan: inout UserPlan, key: String) {
+        for group in groups.sorted() {
+            plan.changes.append(.removeMembership(user: key, group: group))
+            plan.removedGroups.append(group)
+        }
+    }
+}
