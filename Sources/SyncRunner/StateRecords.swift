@@ -1,0 +1,243 @@
+import DirectoryModel
+import StateStore
+import SyncEngine
+
+/// Binary codecs for what the state store keeps. Each record starts with a format byte;
+/// decoding checks everything (a corrupt state store is an error naming the record,
+/// never a crash).
+enum StateRecords {
+    static let version: UInt8 = 1
+
+    // MARK: Users
+
+    static func encode(_ snapshot: UserSnapshot) -> [UInt8] {
+        var writer = ByteWriter(capacity: 256)
+        writer.writeByte(version)
+        writer.writeLengthPrefixed(snapshot.dn)
+        writer.writeLengthPrefixed(snapshot.key)
+        writeValues(snapshot.values, to: &writer)
+        writer.writeCount(snapshot.memberOf.count)
+        for group in snapshot.memberOf { writer.writeLengthPrefixed(group) }
+        writeTimestamp(snapshot.timestamp, to: &writer)
+        return writer.bytes
+    }
+
+    static func decodeUser(_ bytes: [UInt8]) throws(RecordDecodingError) -> UserSnapshot {
+        var reader = ByteReader(bytes)
+        try expectVersion(&reader)
+        let dn = try reader.readLengthPrefixedString()
+        let key = try reader.readLengthPrefixedString()
+        let values = try readValues(&reader)
+        var memberOf: [String] = []
+        for _ in 0..<(try reader.readCount()) { memberOf.append(try reader.readLengthPrefixedString()) }
+        let timestamp = try readTimestamp(&reader)
+        try reader.expectEnd()
+        return UserSnapshot(dn: dn, key: key, values: values, memberOf: memberOf, timestamp: timestamp)
+    }
+
+    // MARK: Groups
+
+    static func encode(_ group: GroupRecord) -> [UInt8] {
+        var writer = ByteWriter(capacity: 64 + group.members.count * 48)
+        writer.writeByte(version)
+        writer.writeLengthPrefixed(group.dn)
+        writer.writeLengthPrefixed(group.name)
+        writer.writeCount(group.members.count)
+        for member in group.members.sorted(by: memberOrder) {
+            switch member {
+            case .dn(let key): writer.writeByte(0); writer.writeLengthPrefixed(key)
+            case .key(let key): writer.writeByte(1); writer.writeLengthPrefixed(key)
+            }
+        }
+        writeTimestamp(group.timestamp, to: &writer)
+        return writer.bytes
+    }
+
+    private static func memberOrder(_ a: MemberReference, _ b: MemberReference) -> Bool {
+        switch (a, b) {
+        case (.dn(let x), .dn(let y)), (.key(let x), .key(let y)): x < y
+        case (.dn, .key): true
+        case (.key, .dn): false
+        }
+    }
+
+    static func decodeGroup(_ bytes: [UInt8]) throws(RecordDecodingError) -> GroupRecord {
+        var reader = ByteReader(bytes)
+        try expectVersion(&reader)
+        let dn = try reader.readLengthPrefixedString()
+        let name = try reader.readLengthPrefixedString()
+        var members: Set<MemberReference> = []
+        let count = try reader.readCount(minimumItemSize: 2)
+        members.reserveCapacity(count)
+        for _ in 0..<count {
+            let kind = try reader.readByte()
+            let text = try reader.readLengthPrefixedString()
+            switch kind {
+            case 0: members.insert(.dn(text))
+            case 1: members.insert(.key(text))
+            default: throw RecordDecodingError(.unsupportedVersion, at: reader.offset)
+            }
+        }
+        let timestamp = try readTimestamp(&reader)
+        try reader.expectEnd()
+        return GroupRecord(dn: dn, name: name, members: members, timestamp: timestamp)
+    }
+
+    // MARK: Cursor
+
+    static func encode(_ cursor: CursorRecord) -> [UInt8] {
+        var writer = ByteWriter(capacity: 128)
+        writer.writeByte(version)
+        writeTimestamp(cursor.cursor, to: &writer)
+        writer.writeVarint(UInt64(max(0, cursor.lastReadDuration.components.seconds)))
+        writer.writeVarint(UInt64(max(0, cursor.lastReadDuration.components.attoseconds / 1_000_000_000)))
+        writer.writeCount(cursor.mappingItems.count)
+        for item in cursor.mappingItems.sorted() { writer.writeLengthPrefixed(item) }
+        return writer.bytes
+    }
+
+    static func decodeCursor(_ bytes: [UInt8]) throws(RecordDecodingError) -> CursorRecord {
+        var reader = ByteReader(bytes)
+        try expectVersion(&reader)
+        let cursor = try readTimestamp(&reader)
+        let seconds = try reader.readVarint()
+        let nanoseconds = try reader.readVarint()
+        var items: Set<String> = []
+        for _ in 0..<(try reader.readCount()) { items.insert(try reader.readLengthPrefixedString()) }
+        try reader.expectEnd()
+        let duration = Duration.seconds(Int64(clamping: seconds)) + .nanoseconds(Int64(clamping: nanoseconds))
+        return CursorRecord(cursor: cursor, lastReadDuration: duration, mappingItems: items)
+    }
+
+    // MARK: Retry set and run history
+
+    static func encode(_ retry: RetryRecord) -> [UInt8] {
+        var writer = ByteWriter(capacity: 128)
+        writer.writeByte(version)
+        writer.writeLengthPrefixed(retry.key ?? "")
+        writer.writeLengthPrefixed(retry.dn ?? "")
+        writer.writeLengthPrefixed(retry.message)
+        writer.writeVarint(UInt64(retry.attempts))
+        writeTimestamp(retry.firstFailure, to: &writer)
+        return writer.bytes
+    }
+
+    static func decodeRetry(_ bytes: [UInt8]) throws(RecordDecodingError) -> RetryRecord {
+        var reader = ByteReader(bytes)
+        try expectVersion(&reader)
+        let key = try reader.readLengthPrefixedString()
+        let dn = try reader.readLengthPrefixedString()
+        let message = try reader.readLengthPrefixedString()
+        let attempts = Int(clamping: try reader.readVarint())
+        let first = try readTimestamp(&reader)
+        try reader.expectEnd()
+        return RetryRecord(key: key.isEmpty ? nil : key, dn: dn.isEmpty ? nil : dn, message: message,
+                           attempts: attempts, firstFailure: first)
+    }
+
+    static func encode(_ run: RunRecord) -> [UInt8] {
+        var writer = ByteWriter(capacity: 128)
+        writer.writeByte(version)
+        writer.writeLengthPrefixed(run.directory)
+        writeTimestamp(run.started, to: &writer)
+        writer.writeVarint(UInt64(max(0, run.durationMilliseconds)))
+        writer.writeVarint(UInt64(run.exitCode))
+        writer.writeByte(run.full ? 1 : 0)
+        writer.writeCount(run.counts.count)
+        for (name, value) in run.counts.sorted(by: { $0.key < $1.key }) {
+            writer.writeLengthPrefixed(name)
+            writer.writeVarint(UInt64(max(0, value)))
+        }
+        return writer.bytes
+    }
+
+    static func decodeRun(_ bytes: [UInt8]) throws(RecordDecodingError) -> RunRecord {
+        var reader = ByteReader(bytes)
+        try expectVersion(&reader)
+        let directory = try reader.readLengthPrefixedString()
+        let started = try readTimestamp(&reader)
+        let duration = Int(clamping: try reader.readVarint())
+        let exitCode = Int32(clamping: try reader.readVarint())
+        let full = try reader.readByte() == 1
+        var counts: [String: Int] = [:]
+        for _ in 0..<(try reader.readCount()) {
+            counts[try reader.readLengthPrefixedString()] = Int(clamping: try reader.readVarint())
+        }
+        try reader.expectEnd()
+        return RunRecord(directory: directory, started: started ?? Timestamp(seconds: 0), durationMilliseconds: duration,
+                         exitCode: exitCode, full: full, counts: counts)
+    }
+
+    // MARK: Pieces
+
+    private static func expectVersion(_ reader: inout ByteReader) throws(RecordDecodingError) {
+        let found = try reader.readByte()
+        guard found == version else { throw RecordDecodingError(.unsupportedVersion, at: 0) }
+    }
+
+    private static func writeValues(_ values: [AttributeName: [[UInt8]]], to writer: inout ByteWriter) {
+        writer.writeCount(values.count)
+        for (name, list) in values.sorted(by: { $0.key.folded < $1.key.folded }) {
+            writer.writeLengthPrefixed(name.description)
+            writer.writeCount(list.count)
+            for value in list { writer.writeLengthPrefixed(value) }
+        }
+    }
+
+    private static func readValues(_ reader: inout ByteReader) throws(RecordDecodingError) -> [AttributeName: [[UInt8]]] {
+        var values: [AttributeName: [[UInt8]]] = [:]
+        for _ in 0..<(try reader.readCount(minimumItemSize: 2)) {
+            let name = AttributeName(try reader.readLengthPrefixedString())
+            var list: [[UInt8]] = []
+            for _ in 0..<(try reader.readCount()) { list.append(try reader.readLengthPrefixedBytes()) }
+            values[name] = list
+        }
+        return values
+    }
+
+    private static func writeTimestamp(_ timestamp: Timestamp?, to writer: inout ByteWriter) {
+        guard let timestamp else { writer.writeByte(0); return }
+        writer.writeByte(1)
+        writer.writeVarint(UInt64(bitPattern: timestamp.seconds))
+        writer.writeVarint(UInt64(timestamp.nanoseconds))
+    }
+
+    private static func readTimestamp(_ reader: inout ByteReader) throws(RecordDecodingError) -> Timestamp? {
+        guard try reader.readByte() == 1 else { return nil }
+        let seconds = Int64(bitPattern: try reader.readVarint())
+        let nanoseconds = try reader.readVarint()
+        guard nanoseconds < 1_000_000_000 else { throw RecordDecodingError(.malformedVarint, at: reader.offset) }
+        return Timestamp(seconds: seconds, nanoseconds: Int32(nanoseconds))
+    }
+}
+
+/// A directory's cursor and what the snapshot has seen of the mapping.
+struct CursorRecord: Sendable, Equatable {
+    /// The newest server timestamp read (nil: the next run is a full run).
+    var cursor: Timestamp?
+    /// How long the previous run's read phase took (SPEC I2: the next search reaches back
+    /// that far as well as the overlap).
+    var lastReadDuration: Duration
+    /// The mapping items the snapshot covers (attributes, group rules, scopes); a new
+    /// item forces one full run (SPEC §4).
+    var mappingItems: Set<String>
+}
+
+/// An entry whose write failed; re-evaluated on the next run (I3).
+struct RetryRecord: Sendable, Equatable {
+    var key: String?
+    var dn: String?
+    var message: String
+    var attempts: Int
+    var firstFailure: Timestamp?
+}
+
+/// One finished run, for `ldapsync status`.
+public struct RunRecord: Sendable, Equatable {
+    public var directory: String
+    public var started: Timestamp
+    public var durationMilliseconds: Int
+    public var exitCode: Int32
+    public var full: Bool
+    public var counts: [String: Int]
+}

@@ -1,0 +1,243 @@
+import DirectoryModel
+import StateStore
+import SyncEngine
+
+/// The state store of SPEC §1: snapshots, cursors, the retry set and the run history, in
+/// one LMDB environment. Keys of per-directory databases start with the directory name
+/// and a NUL byte.
+///
+/// During a run, new snapshots are *staged* in a pending database in small transactions
+/// (so memory stays bounded); ``commit(_:)`` then moves them into place together with the
+/// cursor, the group snapshots and the retry set in ONE write transaction (SPEC I1). A run
+/// that dies before that leaves only staged records, which the next run discards.
+final class SyncState {
+    let environment: Environment
+    private let users: Database
+    private let userDNs: Database
+    private let userKeys: Database
+    private let groups: Database
+    private let cursors: Database
+    private let retry: Database
+    private let deactivated: Database
+    private let runs: Database
+    private let pending: Database
+
+    init(path: String) throws {
+        environment = try Environment(path: path, maxDatabases: 16)
+        users = try environment.database(named: "users")
+        userDNs = try environment.database(named: "userDNs")
+        userKeys = try environment.database(named: "userKeys")
+        groups = try environment.database(named: "groups")
+        cursors = try environment.database(named: "cursors")
+        retry = try environment.database(named: "retry")
+        deactivated = try environment.database(named: "deactivated")
+        runs = try environment.database(named: "runs")
+        pending = try environment.database(named: "pending")
+    }
+
+    static func prefix(_ directory: String) -> [UInt8] { Array(directory.utf8) + [0] }
+    private static func key(_ directory: String, _ bytes: [UInt8]) -> [UInt8] { prefix(directory) + bytes }
+    private static func key(_ directory: String, _ text: String) -> [UInt8] { prefix(directory) + Array(text.utf8) }
+
+    // MARK: Reading
+
+    func cursor(_ directory: String) throws -> CursorRecord? {
+        try environment.read { txn in
+            try txn.get(Self.key(directory, ""), in: cursors).map { bytes in try decode("cursor of \(directory)") { try StateRecords.decodeCursor(bytes) } }
+        }
+    }
+
+    func user(_ directory: String, id: [UInt8]) throws -> UserSnapshot? {
+        try environment.read { txn in try user(directory, id: id, txn) }
+    }
+
+    private func user<A>(_ directory: String, id: [UInt8], _ txn: borrowing Transaction<A>) throws -> UserSnapshot? {
+        try txn.get(Self.key(directory, id), in: users).map { bytes in try decode("user snapshot") { try StateRecords.decodeUser(bytes) } }
+    }
+
+    /// The id of the snapshot user with this DN key, or with this app key.
+    func userID(_ directory: String, dnKey: String) throws -> [UInt8]? {
+        try environment.read { txn in try txn.get(Self.key(directory, dnKey), in: userDNs) }
+    }
+
+    func userID(_ directory: String, appKey: String) throws -> [UInt8]? {
+        try environment.read { txn in try txn.get(Self.key(directory, appKey), in: userKeys) }
+    }
+
+    /// Every snapshot user of the directory, in id order.
+    func forEachUser(_ directory: String, _ body: ([UInt8], UserSnapshot) throws -> Void) throws {
+        let prefix = Self.prefix(directory)
+        try environment.read { txn in
+            try txn.forEach(in: users, range: .prefix(prefix)) { key, value in
+                try body(Array(key.dropFirst(prefix.count)), try decode("user snapshot") { try StateRecords.decodeUser(value) })
+                return .continue
+            }
+        }
+    }
+
+    func userCount(_ directory: String) throws -> Int {
+        var count = 0
+        try environment.read { txn in
+            try txn.forEach(in: users, range: .prefix(Self.prefix(directory))) { _, _ in count += 1; return .continue }
+        }
+        return count
+    }
+
+    /// The group snapshots of the directory, by id.
+    func groups(_ directory: String) throws -> [[UInt8]: GroupRecord] {
+        let prefix = Self.prefix(directory)
+        var result: [[UInt8]: GroupRecord] = [:]
+        try environment.read { txn in
+            try txn.forEach(in: groups, range: .prefix(prefix)) { key, value in
+                result[Array(key.dropFirst(prefix.count))] = try decode("group snapshot") { try StateRecords.decodeGroup(value) }
+                return .continue
+            }
+        }
+        return result
+    }
+
+    func retrySet(_ directory: String) throws -> [[UInt8]: RetryRecord] {
+        let prefix = Self.prefix(directory)
+        var result: [[UInt8]: RetryRecord] = [:]
+        try environment.read { txn in
+            try txn.forEach(in: retry, range: .prefix(prefix)) { key, value in
+                result[Array(key.dropFirst(prefix.count))] = try decode("retry record") { try StateRecords.decodeRetry(value) }
+                return .continue
+            }
+        }
+        return result
+    }
+
+    func wasDeactivatedBySync(_ directory: String, appKey: String) throws -> Bool {
+        try environment.read { txn in try txn.get(Self.key(directory, appKey), in: deactivated) != nil }
+    }
+
+    /// The last `limit` runs, newest first.
+    func recentRuns(limit: Int) throws -> [RunRecord] {
+        var result: [RunRecord] = []
+        try environment.read { txn in
+            try txn.forEach(in: runs) { _, value in
+                result.append(try decode("run record") { try StateRecords.decodeRun(value) })
+                return .continue
+            }
+        }
+        return Array(result.reversed().prefix(limit))
+    }
+
+    // MARK: Staging and committing
+
+    /// Stages new snapshots (nil: the user is gone) for the commit.
+    func stage(_ directory: String, users staged: [([UInt8], UserSnapshot?)]) throws {
+        guard !staged.isEmpty else { return }
+        try environment.write { txn in
+            for (id, snapshot) in staged {
+                let record: [UInt8] = snapshot.map { [1] + StateRecords.encode($0) } ?? [0]
+                try txn.put(record, forKey: Self.key(directory, id), in: pending)
+            }
+        }
+    }
+
+    /// Drops what an earlier run staged but never committed.
+    func discardStaged(_ directory: String) throws {
+        try environment.write { txn in _ = try txn.removeAll(in: pending, range: .prefix(Self.prefix(directory))) }
+    }
+
+    /// Everything a run changes besides the staged users.
+    struct Commit {
+        var directory: String
+        /// nil: leave the cursor record as it is (a dry run never commits at all).
+        var cursor: CursorRecord?
+        var groups: [[UInt8]: GroupRecord?] = [:]
+        var retry: [[UInt8]: RetryRecord?] = [:]
+        var deactivated: [String: Bool] = [:]
+        var run: RunRecord?
+    }
+
+    /// Moves the staged users into place and writes the cursor, groups, retry set,
+    /// deactivation marks and the run record, all in one transaction (SPEC I1).
+    func commit(_ commit: Commit) throws {
+        let directory = commit.directory
+        let prefix = Self.prefix(directory)
+        try environment.write { txn in
+            var staged: [([UInt8], [UInt8])] = []
+            try txn.forEach(in: pending, range: .prefix(prefix)) { key, value in
+                staged.append((Array(key.dropFirst(prefix.count)), value))
+                return .continue
+            }
+            for (id, record) in staged {
+                try applyStaged(directory, id: id, record: record, &txn)
+            }
+            _ = try txn.removeAll(in: pending, range: .prefix(prefix))
+            for (id, group) in commit.groups {
+                if let group { try txn.put(StateRecords.encode(group), forKey: Self.key(directory, id), in: groups) }
+                else { _ = try txn.delete(Self.key(directory, id), in: groups) }
+            }
+            for (id, record) in commit.retry {
+                if let record { try txn.put(StateRecords.encode(record), forKey: Self.key(directory, id), in: retry) }
+                else { _ = try txn.delete(Self.key(directory, id), in: retry) }
+            }
+            for (appKey, isDeactivated) in commit.deactivated {
+                if isDeactivated { try txn.put([1], forKey: Self.key(directory, appKey), in: deactivated) }
+                else { _ = try txn.delete(Self.key(directory, appKey), in: deactivated) }
+            }
+            if let cursor = commit.cursor {
+                try txn.put(StateRecords.encode(cursor), forKey: Self.key(directory, ""), in: cursors)
+            }
+            if let run = commit.run {
+                // Keyed by start time (big-endian) so iteration is chronological.
+                var key = withUnsafeBytes(of: UInt64(bitPattern: run.started.seconds).bigEndian) { Array($0) }
+                key += withUnsafeBytes(of: UInt32(bitPattern: run.started.nanoseconds).bigEndian) { Array($0) }
+                try txn.put(StateRecords.encode(run), forKey: key + Array(directory.utf8), in: runs)
+                // Keep the last 1,000 runs.
+                let count = try txn.count(in: runs)
+                if count > 1000 {
+                    var excess = count - 1000
+                    _ = try txn.removeAll(in: runs, range: .all) { _, _ in
+                        defer { excess -= 1 }
+                        return excess > 0
+                    }
+                }
+            }
+        }
+    }
+
+    private func applyStaged(_ directory: String, id: [UInt8], record: [UInt8], _ txn: inout WriteTransaction) throws {
+        let old = try user(directory, id: id, txn)
+        if let old {
+            _ = try txn.delete(Self.key(directory, try DNKey.make(old.dn)), in: userDNs)
+            _ = try txn.delete(Self.key(directory, old.key), in: userKeys)
+        }
+        guard record.first == 1 else {
+            _ = try txn.delete(Self.key(directory, id), in: users)
+            return
+        }
+        let body = Array(record.dropFirst())
+        let snapshot = try decode("staged user snapshot") { try StateRecords.decodeUser(body) }
+        try txn.put(body, forKey: Self.key(directory, id), in: users)
+        try txn.put(id, forKey: Self.key(directory, try DNKey.make(snapshot.dn)), in: userDNs)
+        try txn.put(id, forKey: Self.key(directory, snapshot.key), in: userKeys)
+    }
+
+    /// Sets or clears a directory's cursor (`ldapsync cursor set|clear`).
+    func setCursor(_ directory: String, to timestamp: Timestamp?) throws {
+        try environment.write { txn in
+            let key = Self.key(directory, "")
+            var record = try txn.get(key, in: cursors).map { bytes in try decode("cursor of \(directory)") { try StateRecords.decodeCursor(bytes) } }
+                ?? CursorRecord(cursor: nil, lastReadDuration: .zero, mappingItems: [])
+            record.cursor = timestamp
+            record.lastReadDuration = .zero
+            try txn.put(StateRecords.encode(record), forKey: key, in: cursors)
+        }
+    }
+}
+
+/// A state-store record that cannot be decoded: the store is damaged.
+public struct StateCorruption: Error, CustomStringConvertible {
+    public var what: String
+    public var reason: String
+    public var description: String { "state store damaged: cannot read \(what) (\(reason)); see docs/operations.md, recovery" }
+}
+
+private func decode<T>(_ what: String, _ body: () throws -> T) throws -> T {
+    do { return try body() } catch let error as RecordDecodingError { throw StateCorruption(what: what, reason: error.description) }
+}
