@@ -1,4 +1,5 @@
 import ArgumentParser
+import SyncRunner
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -28,7 +29,16 @@ struct Run: ParsableCommand {
     @Option(help: ArgumentHelp("Write Prometheus metrics to this file (atomically).", valueName: "file.prom"))
     var metrics: String?
 
-    func run() throws { throw CommandExit.notBuilt("run", issue: 3) }
+    func run() throws {
+        if !only.isEmpty { throw CommandExit(.usage, "ldapsync run --only: not available in this build yet (planned in issue #4); nothing was done") }
+        if report != nil { throw CommandExit(.usage, "ldapsync run --report: not available in this build yet (planned in issue #5); nothing was done") }
+        if metrics != nil { throw CommandExit(.usage, "ldapsync run --metrics: not available in this build yet (planned in issue #5); nothing was done") }
+        var options = RunOptions()
+        options.dryRun = dryRun
+        options.full = full
+        options.force = force
+        try performRun(global: global, options: options, since: since)
+    }
 }
 
 struct Plan: ParsableCommand {
@@ -41,5 +51,33 @@ struct Plan: ParsableCommand {
     @Option(help: ArgumentHelp("Also write the LDAP-side changes as an LDIF change file.", valueName: "file"))
     var ldif: String?
 
-    func run() throws { throw CommandExit.notBuilt("plan", issue: 3) }
+    func run() throws {
+        if ldif != nil { throw CommandExit(.usage, "ldapsync plan --ldif: not available in this build yet (planned in issue #4); nothing was done") }
+        var options = RunOptions()
+        options.dryRun = true
+        try performRun(global: global, options: options, since: nil)
+    }
+}
+
+/// The shared body of `run` and `plan`.
+func performRun(global: GlobalOptions, options: RunOptions, since: String?) throws {
+    let configuration = try global.loadConfiguration()
+    let logger = try global.bootstrapLogging()
+    var options = options
+    if let since { options.since = try parseTypedDate(since, configuration: configuration) }
+    Interruption.install()
+    let runner = SyncRunner(configuration: configuration, logger: logger, output: { print($0) },
+                            isInterrupted: { Interruption.isRequested })
+    let outcome: RunOutcome
+    do {
+        outcome = try runner.run(options)
+    } catch {
+        throw exitFor(error)
+    }
+    print(DirectorySummary.table(outcome.summaries))
+    for summary in outcome.summaries {
+        for failure in summary.failures { print("FAILED \(summary.directory): \(failure)") }
+        if let after = summary.cursorAfter, after != summary.cursorBefore { print("\(summary.directory): cursor \(summary.cursorBefore ?? "(none)") → \(after) UTC") }
+    }
+    if outcome.exitCode != 0 { throw CommandExit(.partial) }
 }

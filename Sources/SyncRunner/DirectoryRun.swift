@@ -1,0 +1,614 @@
+import AppStore
+import DirectoryModel
+import LDAPClient
+import Logging
+import SyncConfig
+import SyncEngine
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One directory's part of a run.
+final class DirectoryRun {
+    let configuration: Configuration
+    let directory: DirectoryConfiguration
+    /// nil only for a dry run on a machine with no state directory yet.
+    let state: SyncState?
+    let app: any AppStore
+    let options: RunOptions
+    var logger: Logger
+    let output: (String) -> Void
+    let isInterrupted: () -> Bool
+
+    private var summary: DirectorySummary
+    private var policy = SyncPolicy(attributes: [])
+    private var memberships = MembershipIndex(policy: .none, groups: [:])
+    private var pattern: TimestampPattern = .openldap
+    /// The newest server timestamp seen in this run.
+    private var newestSeen: Timestamp?
+    /// An entry's timestamp could not be parsed: the cursor must not pass it.
+    private var holdCursor = false
+    private var appChanges: [AppChange] = []
+    private var retryChanges: [[UInt8]: RetryRecord?] = [:]
+    private var deactivationMarks: [String: Bool] = [:]
+    private var retrySet: [[UInt8]: RetryRecord] = [:]
+    /// Users decided in this run (fetched, re-read or vanished), by id.
+    private var decided: Set<[UInt8]> = []
+    /// Full runs: every key in scope, to find managed app users never in the snapshot.
+    private var keysInScope: Set<String> = []
+    private var stagedBatch: [([UInt8], UserSnapshot?)] = []
+
+    init(configuration: Configuration, directory: DirectoryConfiguration, state: SyncState?, app: any AppStore,
+         options: RunOptions, logger: Logger, output: @escaping (String) -> Void, isInterrupted: @escaping () -> Bool) {
+        self.configuration = configuration
+        self.directory = directory
+        self.state = state
+        self.app = app
+        self.options = options
+        self.logger = logger
+        self.logger[metadataKey: "sync.directory"] = "\(directory.name)"
+        self.output = output
+        self.isInterrupted = isInterrupted
+        self.summary = DirectorySummary(directory: directory.name, full: false)
+    }
+
+    func execute() throws(RunError) -> DirectorySummary {
+        let started = wallClock()
+        let clock = ContinuousClock()
+        let start = clock.now
+        do {
+            try executeThrowing(started: started, clock: clock, start: start)
+        } catch let error as RunError {
+            throw error
+        } catch let error as LDAPError {
+            throw connectionOrFailure(error)
+        } catch let error as StateCorruption {
+            throw .stateStore(error.description)
+        } catch {
+            throw .stateStore("\(error)")
+        }
+        summary.durationSeconds = seconds(clock.now - start)
+        return summary
+    }
+
+    private func connectionOrFailure(_ error: LDAPError) -> RunError {
+        .connection(directory: directory.name, error)
+    }
+
+    private func executeThrowing(started: Timestamp, clock: ContinuousClock, start: ContinuousClock.Instant) throws {
+        do {
+            pattern = try TimestampPattern(directory.timestamp.pattern)
+        } catch {
+            throw RunError.configuration("directories.\(directory.name).timestamp.pattern: \(error)")
+        }
+        let stored = try state?.cursor(directory.name)
+        let items = PolicyBuilder.mappingItems(configuration, directory: directory)
+        let newItems = stored.map { items.subtracting($0.mappingItems) } ?? []
+        let since = try readStart(stored: stored, newItems: newItems)
+        summary.full = since == nil
+        summary.cursorBefore = stored?.cursor.map(displayCursor)
+        if let reason = summary.fullReason { logger.info("full run: \(reason)") }
+        if let reason = summary.fullReason, summary.full { output("\(directory.name): full run: \(reason)") }
+
+        let connection = try DirectorySession.connect(directory, logger: logger)
+        let schema: Schema?
+        do {
+            schema = try connection.readSchema()
+        } catch {
+            logger.warning("cannot read the server's schema; values compare exactly (case-sensitively)", metadata: ["error": "\(error)"])
+            schema = nil
+        }
+        policy = try PolicyBuilder.policy(configuration, schema: schema)
+        if !options.dryRun { try state?.discardStaged(directory.name) }
+        retrySet = try state?.retrySet(directory.name) ?? [:]
+
+        let readStart = clock.now
+        let groupChanges = try readGroups(connection, since: since)
+        try readUsers(connection, since: since, affected: groupChanges.affectedMembers)
+        try findVanished(connection, since: since)
+        let readDuration = clock.now - readStart
+        try checkInterrupted()
+        try flushStaged()
+        try checkSafetyLimits()
+        try checkInterrupted()
+
+        guard !options.dryRun, let state else {
+            printPlanCounts()
+            return
+        }
+        if !appChanges.isEmpty {
+            do {
+                try app.apply(appChanges)
+            } catch {
+                // Nothing was written to the app (one transaction): nothing is committed,
+                // the cursor stays, and the next run redoes the work.
+                summary.failures.append(EntryFailure(key: nil, dn: nil, message: "the app store transaction failed and was rolled back: \(error)"))
+                try state.discardStaged(directory.name)
+                return
+            }
+        }
+        CrashPoint.reach("after-app-commit")
+
+        let newCursor = nextCursor(stored: stored?.cursor)
+        summary.cursorAfter = newCursor.map(displayCursor)
+        var commit = SyncState.Commit(directory: directory.name)
+        commit.cursor = CursorRecord(cursor: newCursor, lastReadDuration: readDuration,
+                                     mappingItems: (stored?.mappingItems ?? []).union(items))
+        commit.groups = groupChanges.records
+        commit.retry = retryChanges
+        commit.deactivated = deactivationMarks
+        summary.durationSeconds = seconds(clock.now - start)
+        commit.run = RunRecord(directory: directory.name, started: started,
+                               durationMilliseconds: Int(summary.durationSeconds * 1000),
+                               exitCode: summary.failures.isEmpty ? 0 : 1, full: summary.full, counts: summary.counts)
+        try state.commit(commit)
+    }
+
+    /// nil: a full run. Otherwise the `>=` bound of SPEC I2.
+    private func readStart(stored: CursorRecord?, newItems: Set<String>) throws -> Timestamp? {
+        if options.full {
+            summary.fullReason = "--full"
+            return nil
+        }
+        if let since = options.since { return since }
+        guard let stored, let cursor = stored.cursor else {
+            summary.fullReason = stored == nil ? "no cursor yet (first run)" : "the cursor was cleared"
+            return nil
+        }
+        if !newItems.isEmpty {
+            summary.fullReason = "the mapping gained \(PolicyBuilder.describe(newItems)), which the snapshot has never seen"
+            return nil
+        }
+        return cursor.subtracting(directory.timestamp.overlap).subtracting(stored.lastReadDuration)
+    }
+
+    /// The new cursor: the newest server timestamp seen, never backwards, never the local
+    /// clock (I2); unchanged when an entry's timestamp could not be read.
+    private func nextCursor(stored: Timestamp?) -> Timestamp? {
+        guard !holdCursor, let newest = newestSeen else { return stored }
+        guard let stored else { return newest }
+        return max(stored, newest)
+    }
+
+    private func displayCursor(_ timestamp: Timestamp) -> String {
+        (try? TimestampPattern(configuration.cursor.display))?.format(timestamp) ?? timestamp.iso8601
+    }
+
+    private func checkInterrupted() throws {
+        if isInterrupted() { throw RunError.interrupted }
+    }
+
+    // MARK: Filters
+
+    private func filter(_ configured: String, since: Timestamp?) throws -> String {
+        guard let since else { return configured }
+        let base: Filter
+        do {
+            base = try Filter(parsing: configured)
+        } catch {
+            throw RunError.configuration("directories.\(directory.name): filter \(configured): \(error)")
+        }
+        let bound = Filter.greaterOrEqual(directory.timestamp.attribute, pattern.format(since))
+        return Filter.and([base, bound]).description
+    }
+
+    // MARK: Groups
+
+    struct GroupChanges {
+        /// New group snapshots by id (nil: the group is gone).
+        var records: [[UInt8]: GroupRecord?] = [:]
+        /// Member references whose groups changed: their users must be decided again.
+        var affectedMembers: Set<MemberReference> = []
+    }
+
+    private var usesGroups: Bool {
+        guard directory.groups != nil else { return false }
+        if case .none = configuration.groups { return false }
+        return true
+    }
+
+    private func readGroups(_ connection: LDAPConnection, since: Timestamp?) throws -> GroupChanges {
+        var changes = GroupChanges()
+        let snapshot = try state?.groups(directory.name) ?? [:]
+        var current = snapshot
+        guard usesGroups, let scope = directory.groups else {
+            memberships = MembershipIndex(policy: policy.groups, groups: [:])
+            return changes
+        }
+        let membersAttribute = AttributeName(scope.members.rawValue)
+        let attributes = ["cn", scope.members.rawValue, directory.users.id.description, directory.timestamp.attribute.description]
+        var seen: Set<[UInt8]> = []
+        if scope.members != .memberOf {
+            let request = SearchRequest(base: scope.base, scope: searchScope(scope.scope),
+                                        filter: try filter(scope.filter, since: since), attributes: attributes,
+                                        pageSize: directory.pageSize)
+            try connection.search(request) { entry in
+                summary.fetchedGroups += 1
+                guard let id = entry.values(of: directory.users.id)?.first else {
+                    summary.failures.append(EntryFailure(key: nil, dn: entry.dn, message: "group has no \(directory.users.id) attribute"))
+                    return
+                }
+                seen.insert(id)
+                noteTimestamp(entry, dn: entry.dn)
+                let record = try groupRecord(entry, members: membersAttribute, scope: scope)
+                if snapshot[id] != record {
+                    let before = snapshot[id]?.members ?? []
+                    changes.affectedMembers.formUnion(before.symmetricDifference(record.members))
+                    changes.records[id] = record
+                    current[id] = record
+                }
+            }
+        }
+        var retired: Set<String> = []
+        let gone = try vanishedGroupIDs(connection, scope: scope, since: since, seen: seen, snapshot: snapshot)
+        for id in gone {
+            if let old = snapshot[id] {
+                changes.affectedMembers.formUnion(old.members)
+                retired.insert(old.name)
+            }
+            changes.records[id] = .some(nil)
+            current[id] = nil
+        }
+        var byDN: [String: GroupRecord] = [:]
+        for record in current.values {
+            do { byDN[try DNKey.make(record.dn)] = record } catch { continue }
+        }
+        memberships = MembershipIndex(policy: policy.groups, groups: byDN, retiredGroupNames: retired)
+        return changes
+    }
+
+    private func groupRecord(_ entry: borrowing EntryView, members: AttributeName, scope: GroupScope) throws -> GroupRecord {
+        let name = entry.values(of: "cn")?.first.flatMap { String(validating: $0, as: UTF8.self) } ?? entry.dn
+        var references: Set<MemberReference> = []
+        // AD returns big groups in ranges (member;range=0-1499): collect every option form.
+        for index in 0..<entry.attributeCount where entry.name(at: index).type == members {
+            for value in entry.values(at: index) {
+                guard let text = String(validating: value, as: UTF8.self) else { continue }
+                switch scope.members {
+                case .memberUid: references.insert(.key(text))
+                case .uniqueMember: if let key = try? DNKey.make(uniqueMember: text) { references.insert(.dn(key)) }
+                case .member, .memberOf: if let key = try? DNKey.make(text) { references.insert(.dn(key)) }
+                }
+            }
+        }
+        return GroupRecord(dn: entry.dn, name: name, members: references, timestamp: timestamp(entry))
+    }
+
+    /// Groups gone since the snapshot: on a full run, those not seen; otherwise those an
+    /// id-only listing no longer finds (deletions every-run).
+    private func vanishedGroupIDs(_ connection: LDAPConnection, scope: GroupScope, since: Timestamp?,
+                                  seen: Set<[UInt8]>, snapshot: [[UInt8]: GroupRecord]) throws -> [[UInt8]] {
+        guard scope.members != .memberOf, !snapshot.isEmpty else { return [] }
+        if since == nil { return snapshot.keys.filter { !seen.contains($0) } }
+        guard directory.deletions == .everyRun else { return [] }
+        var listed: Set<[UInt8]> = []
+        let request = SearchRequest(base: scope.base, scope: searchScope(scope.scope), filter: scope.filter,
+                                    attributes: [directory.users.id.description], pageSize: directory.pageSize)
+        try connection.search(request) { entry in
+            if let id = entry.values(of: directory.users.id)?.first { listed.insert(id) }
+        }
+        return snapshot.keys.filter { !listed.contains($0) }
+    }
+
+    // MARK: Users
+
+    private var userAttributes: [String] {
+        var names = [directory.users.id.description, directory.users.key.description, directory.timestamp.attribute.description]
+        names += configuration.attributes.map(\.ldap.description)
+        if directory.groups?.members == .memberOf { names.append("memberOf") }
+        return names
+    }
+
+    private func readUsers(_ connection: LDAPConnection, since: Timestamp?, affected: Set<MemberReference>) throws {
+        var batch: [DirectoryUser] = []
+        let request = SearchRequest(base: directory.users.base, scope: searchScope(directory.users.scope),
+                                    filter: try filter(directory.users.filter, since: since), attributes: userAttributes,
+                                    pageSize: directory.pageSize)
+        try connection.search(request) { entry in
+            summary.fetchedUsers += 1
+            if let user = directoryUser(entry) {
+                if since == nil { keysInScope.insert(user.key) }
+                batch.append(user)
+            }
+            if batch.count >= 500 {
+                try decide(batch)
+                batch.removeAll(keepingCapacity: true)
+                try checkInterrupted()
+            }
+        }
+        try decide(batch)
+
+        // Users not fetched whose groups changed, and the retry set (I3): read them again.
+        var again: Set<[UInt8]> = Set(retrySet.keys)
+        for reference in affected {
+            let id: [UInt8]?
+            switch reference {
+            case .dn(let dnKey): id = try state?.userID(directory.name, dnKey: dnKey)
+            case .key(let key): id = try state?.userID(directory.name, appKey: key)
+            }
+            if let id { again.insert(id) }
+        }
+        again.subtract(decided)
+        try reread(connection, ids: Array(again))
+    }
+
+    /// Reads users by id (in chunks) and decides them.
+    private func reread(_ connection: LDAPConnection, ids: [[UInt8]]) throws {
+        guard !ids.isEmpty else { return }
+        let base: Filter
+        do { base = try Filter(parsing: directory.users.filter) } catch {
+            throw RunError.configuration("directories.\(directory.name).users.filter: \(error)")
+        }
+        for start in stride(from: 0, to: ids.count, by: 100) {
+            let chunk = ids[start..<min(start + 100, ids.count)]
+            let filter = Filter.and([base, .or(chunk.map { Filter.equality(directory.users.id, $0) })])
+            var batch: [DirectoryUser] = []
+            let request = SearchRequest(base: directory.users.base, scope: searchScope(directory.users.scope),
+                                        filter: filter.description, attributes: userAttributes, pageSize: directory.pageSize)
+            try connection.search(request) { entry in
+                if let user = directoryUser(entry) { batch.append(user) }
+            }
+            try decide(batch)
+        }
+    }
+
+    /// The engine's view of an entry; nil (and a reported failure) when it lacks an id or
+    /// key or its DN cannot be parsed.
+    private func directoryUser(_ entry: borrowing EntryView) -> DirectoryUser? {
+        let dn = entry.dn
+        guard let id = entry.values(of: directory.users.id)?.first, !id.isEmpty else {
+            fail(id: nil, key: nil, dn: dn, "the entry has no \(directory.users.id) (the id attribute); it cannot be tracked")
+            return nil
+        }
+        guard let keyBytes = entry.values(of: directory.users.key)?.first,
+              let key = String(validating: keyBytes, as: UTF8.self), !key.isEmpty else {
+            fail(id: id, key: nil, dn: dn, "the entry has no usable \(directory.users.key) (the key attribute)")
+            return nil
+        }
+        let dnKey: String
+        do { dnKey = try DNKey.make(dn) } catch {
+            fail(id: id, key: key, dn: dn, "the DN cannot be parsed: \(error)")
+            return nil
+        }
+        guard noteTimestamp(entry, dn: dn, id: id, key: key) else { return nil }
+        var values: [AttributeName: [[UInt8]]] = [:]
+        for attribute in configuration.attributes {
+            if let list = entry.values(of: attribute.ldap) { values[attribute.ldap] = list }
+        }
+        var memberOf: [String] = []
+        if directory.groups?.members == .memberOf {
+            for value in entry.values(of: "memberOf") ?? [] {
+                if let text = String(validating: value, as: UTF8.self), let key = try? DNKey.make(text) { memberOf.append(key) }
+            }
+        }
+        return DirectoryUser(id: id, dn: dn, dnKey: dnKey, key: key, values: values, memberOf: memberOf, timestamp: timestamp(entry))
+    }
+
+    /// Records the entry's server timestamp for the cursor. An unparseable one is an
+    /// error naming the entry, and the cursor must not pass it (returns false).
+    @discardableResult
+    private func noteTimestamp(_ entry: borrowing EntryView, dn: String, id: [UInt8]? = nil, key: String? = nil) -> Bool {
+        guard let value = entry.values(of: directory.timestamp.attribute)?.first else { return true }
+        do {
+            let time = try Timestamp(generalizedTimeBytes: value)
+            newestSeen = max(newestSeen ?? time, time)
+            return true
+        } catch {
+            holdCursor = true
+            fail(id: id, key: key, dn: dn, "\(directory.timestamp.attribute) \(error); the cursor is not advanced past it")
+            return false
+        }
+    }
+
+    private func timestamp(_ entry: borrowing EntryView) -> Timestamp? {
+        entry.values(of: directory.timestamp.attribute)?.first.flatMap { try? Timestamp(generalizedTimeBytes: $0) }
+    }
+
+    private func fail(id: [UInt8]?, key: String?, dn: String?, _ message: String) {
+        let failure = EntryFailure(key: key, dn: dn, message: message)
+        summary.failures.append(failure)
+        logger.error("\(failure)")
+        guard let id else { return }
+        decided.insert(id)
+        let previous = retrySet[id]
+        retryChanges[id] = RetryRecord(key: key, dn: dn, message: message, attempts: (previous?.attempts ?? 0) + 1,
+                                       firstFailure: previous?.firstFailure ?? wallClock())
+    }
+
+    // MARK: Deciding
+
+    /// Decides a batch of users present in the directory.
+    private func decide(_ users: [DirectoryUser]) throws {
+        guard !users.isEmpty else { return }
+        var snapshots: [[UInt8]: UserSnapshot] = [:]
+        var keys: Set<String> = []
+        for user in users {
+            keys.insert(user.key)
+            if let snapshot = try state?.user(directory.name, id: user.id) {
+                snapshots[user.id] = snapshot
+                keys.insert(snapshot.key)
+            }
+        }
+        let appUsers = try app.users(withKeys: Array(keys))
+        let groups = try memberships.managedGroups.isEmpty ? [:] : app.memberships(ofUsers: Array(keys), in: memberships.managedGroups)
+        for user in users where !decided.contains(user.id) {
+            decided.insert(user.id)
+            let snapshot = snapshots[user.id]
+            let previousKey = snapshot.flatMap { $0.key != user.key ? $0.key : nil }
+            let current = appUsers[user.key]
+            let appKey = current != nil || previousKey == nil ? user.key : previousKey!
+            let state = UserState(
+                id: user.id, directory: user, snapshot: snapshot, app: current,
+                appUnderPreviousKey: previousKey.flatMap { appUsers[$0] },
+                appGroups: groups[appKey] ?? [],
+                deactivatedBySync: try self.state?.wasDeactivatedBySync(directory.name, appKey: user.key) ?? false)
+            do {
+                let plan = try UserEvaluation.evaluate(state, policy: policy, memberships: memberships)
+                record(plan, id: user.id)
+                stagedBatch.append((user.id, UserSnapshot(user)))
+            } catch {
+                fail(id: user.id, key: user.key, dn: user.dn, error.message)
+            }
+        }
+        try flushStaged()
+    }
+
+    private func record(_ plan: UserPlan, id: [UInt8]) {
+        summary.count(plan)
+        if retrySet[id] != nil { retryChanges[id] = .some(nil) }
+        if plan.deactivated { deactivationMarks[plan.key] = true }
+        if plan.reactivated { deactivationMarks[plan.key] = false }
+        if options.dryRun { printPlan(plan) }
+        appChanges += plan.changes
+    }
+
+    private func flushStaged() throws {
+        guard !stagedBatch.isEmpty else { return }
+        if !options.dryRun { try state?.stage(directory.name, users: stagedBatch) }
+        stagedBatch.removeAll(keepingCapacity: true)
+    }
+
+    // MARK: Deletions (SPEC I5)
+
+    /// Users gone from the scope, known only from a complete read: on a full run, the
+    /// snapshot users not read; otherwise those an id-only listing no longer finds. Any
+    /// incomplete search has thrown before this point, so nobody is deactivated after a
+    /// partial read.
+    private func findVanished(_ connection: LDAPConnection, since: Timestamp?) throws {
+        guard let state, directory.deletions != .off else { return }
+        var present: Set<[UInt8]>?
+        if since == nil {
+            present = decided
+        } else if directory.deletions == .everyRun {
+            var listed: Set<[UInt8]> = []
+            let request = SearchRequest(base: directory.users.base, scope: searchScope(directory.users.scope),
+                                        filter: directory.users.filter, attributes: [directory.users.id.description],
+                                        pageSize: directory.pageSize)
+            try connection.search(request) { entry in
+                if let id = entry.values(of: directory.users.id)?.first { listed.insert(id) }
+            }
+            present = listed
+        }
+        guard let present else { return }
+        var gone: [([UInt8], UserSnapshot)] = []
+        try state.forEachUser(directory.name) { id, snapshot in
+            if !present.contains(id), !decided.contains(id) { gone.append((id, snapshot)) }
+        }
+        for chunkStart in stride(from: 0, to: gone.count, by: 500) {
+            let chunk = gone[chunkStart..<min(chunkStart + 500, gone.count)]
+            let keys = chunk.map(\.1.key)
+            let appUsers = try app.users(withKeys: keys)
+            let groups = try memberships.managedGroups.isEmpty ? [:] : app.memberships(ofUsers: keys, in: memberships.managedGroups)
+            for (id, snapshot) in chunk {
+                decided.insert(id)
+                let userState = UserState(id: id, directory: nil, snapshot: snapshot, app: appUsers[snapshot.key],
+                                          appGroups: groups[snapshot.key] ?? [])
+                let plan = try UserEvaluation.evaluate(userState, policy: policy, memberships: memberships)
+                record(plan, id: id)
+                if plan.deactivated == false, policy.autoDeactivate, let appUser = appUsers[snapshot.key], appUser.managed, !appUser.active {
+                    // Deactivated by an earlier run that died before its commit (I1).
+                    deactivationMarks[snapshot.key] = true
+                }
+                stagedBatch.append((id, nil))
+            }
+        }
+        if since == nil { try findManagedUsersOutsideScope() }
+    }
+
+    /// On a full run: managed app users whose key no LDAP user in scope has (for example
+    /// after the state directory was lost) are gone from LDAP too.
+    private func findManagedUsersOutsideScope() throws {
+        var orphans: [AppUser] = []
+        try app.forEachManagedUser { user in
+            if !keysInScope.contains(user.key) { orphans.append(user) }
+        }
+        let known = Set(orphans.map(\.key))
+        guard !known.isEmpty else { return }
+        let groups = try memberships.managedGroups.isEmpty ? [:] : app.memberships(ofUsers: Array(known), in: memberships.managedGroups)
+        for user in orphans where !appChanges.contains(where: { $0.isSetActive(for: user.key) }) {
+            let userState = UserState(id: [], directory: nil, snapshot: nil, app: user, appGroups: groups[user.key] ?? [])
+            let plan = try UserEvaluation.evaluate(userState, policy: policy, memberships: memberships)
+            record(plan, id: [])
+        }
+    }
+
+    // MARK: Safety (SPEC §3 safety)
+
+    private func checkSafetyLimits() throws {
+        guard !options.force else { return }
+        let managed = try app.managedUserCount()
+        let limits = configuration.safety
+        let allowedDeactivations = limits.maxDeactivations.allowed(outOf: managed)
+        if summary.deactivated > allowedDeactivations {
+            try state?.discardStaged(directory.name)
+            throw RunError.safetyLimit("directory \(directory.name): \(summary.deactivated) of \(managed) managed users would be deactivated, more than maxDeactivations allows (\(allowedDeactivations)); nothing was written. Check the directory, then run with --force to apply")
+        }
+        let removals = Set(appChanges.compactMap { change -> String? in
+            if case .removeMembership(let user, _) = change { return user } else { return nil }
+        }).count
+        let allowedRemovals = limits.maxGroupRemovals.allowed(outOf: managed)
+        if removals > allowedRemovals {
+            try state?.discardStaged(directory.name)
+            throw RunError.safetyLimit("directory \(directory.name): \(removals) of \(managed) managed users would lose group memberships, more than maxGroupRemovals allows (\(allowedRemovals)); nothing was written. Check the directory, then run with --force to apply")
+        }
+    }
+
+    // MARK: Plan output
+
+    private func printPlan(_ plan: UserPlan) {
+        guard plan.writes || plan.action == .skippedUntagged else { return }
+        let dn = plan.dn.map { " (\($0))" } ?? ""
+        switch plan.action {
+        case .create: output("+ \(plan.key)\(dn)")
+        case .vanished: output("- \(plan.key)\(dn)\(plan.deactivated ? " deactivate" : "")")
+        case .skippedUntagged: output("  \(plan.key)\(dn): skipped, the app user is not tagged as managed")
+        case .update, .leftMappedGroups, .none: output("~ \(plan.key)\(dn)")
+        }
+        if let from = plan.renamedFrom { output("    key: \(from.debugDescription) → \(plan.key.debugDescription)") }
+        if plan.adopted { output("    adopted: tagged as managed") }
+        if plan.reactivated { output("    active: 0 → 1") }
+        for change in plan.attributeChanges {
+            output("    \(change.attribute): \(change.old) → \(change.new)\(change.isReset ? " (app edit reset: LDAP is authoritative)" : "")")
+        }
+        for group in plan.addedGroups { output("    + group \(group)") }
+        for group in plan.removedGroups { output("    - group \(group)") }
+        if plan.deactivated, plan.action != .vanished { output("    active: 1 → 0") }
+    }
+
+    private func printPlanCounts() {
+        output("\(directory.name): \(summary.created) to create, \(summary.updated) to update, \(summary.deactivated) to deactivate, "
+               + "\(summary.membershipsAdded) memberships to add, \(summary.membershipsRemoved) to remove, "
+               + "\(summary.skippedUntagged) skipped (untagged), \(summary.failures.count) failures; nothing was written")
+    }
+
+    private func searchScope(_ setting: ScopeSetting) -> SearchScope {
+        switch setting {
+        case .base: .base
+        case .one: .oneLevel
+        case .sub: .subtree
+        }
+    }
+}
+
+private extension AppChange {
+    func isSetActive(for key: String) -> Bool {
+        if case .setActive(let changed, _) = self { return changed == key }
+        return false
+    }
+}
+
+func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+}
+
+/// Test-only crash points (SPEC I1 tests): in debug builds, `LDAPSYNC_CRASH_AT=NAME` kills
+/// the process with SIGKILL when the run reaches the point NAME.
+enum CrashPoint {
+    static func reach(_ name: String) {
+        #if DEBUG
+        if let wanted = getenv("LDAPSYNC_CRASH_AT"), String(cString: wanted) == name {
+            kill(getpid(), SIGKILL)
+        }
+        #endif
+    }
+}

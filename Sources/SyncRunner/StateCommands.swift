@@ -1,0 +1,71 @@
+import DirectoryModel
+import SyncConfig
+
+/// What `ldapsync status` and `ldapsync cursor` read and change in the state store.
+public struct StateCommands {
+    public let configuration: Configuration
+
+    public init(configuration: Configuration) {
+        self.configuration = configuration
+    }
+
+    /// One directory's state for `status` and `cursor show`.
+    public struct DirectoryStatus: Sendable {
+        public var directory: String
+        public var cursor: Timestamp?
+        public var snapshotUsers: Int
+        public var retry: [(key: String?, dn: String?, message: String, attempts: Int)]
+    }
+
+    /// The state of each configured directory; an absent state store reads as empty.
+    public func status() throws(RunError) -> (directories: [DirectoryStatus], runs: [RunRecord]) {
+        guard directoryExists(configuration.statePath) else {
+            return (configuration.directories.map { DirectoryStatus(directory: $0.name, cursor: nil, snapshotUsers: 0, retry: []) }, [])
+        }
+        do {
+            let state = try SyncState(path: configuration.statePath)
+            let directories = try configuration.directories.map { directory in
+                DirectoryStatus(
+                    directory: directory.name, cursor: try state.cursor(directory.name)?.cursor,
+                    snapshotUsers: try state.userCount(directory.name),
+                    retry: try state.retrySet(directory.name).values.map { ($0.key, $0.dn, $0.message, $0.attempts) })
+            }
+            return (directories, try state.recentRuns(limit: 10))
+        } catch {
+            throw .stateStore("\(configuration.statePath): \(error)")
+        }
+    }
+
+    /// Sets (a backfill from `timestamp`) or clears (nil: a full run next) the cursor of
+    /// the named directory, or of every directory. Takes the run lock: never while a run
+    /// is in progress.
+    public func setCursor(_ timestamp: Timestamp?, directory name: String?) throws(RunError) -> [String] {
+        let names = configuration.directories.map(\.name)
+        if let name, !names.contains(name) {
+            throw .configuration("no directory named \(name) in \(configuration.sourcePath) (directories: \(names.joined(separator: ", ")))")
+        }
+        if !directoryExists(configuration.statePath) {
+            try makeDirectory(configuration.statePath)
+        }
+        let lock = try RunLock(directory: configuration.statePath)
+        defer { withExtendedLifetime(lock) {} }
+        let targets = name.map { [$0] } ?? names
+        do {
+            let state = try SyncState(path: configuration.statePath)
+            for target in targets { try state.setCursor(target, to: timestamp) }
+        } catch {
+            throw .stateStore("\(configuration.statePath): \(error)")
+        }
+        return targets
+    }
+
+    private func makeDirectory(_ path: String) throws(RunError) {
+        guard mkdir(path, 0o700) == 0 || errno == EEXIST else {
+            throw .stateStore("cannot create the state directory \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
