@@ -53,6 +53,14 @@ public enum ConfigurationLoader {
         return try decoder.configuration(root, sourcePath: sourcePath)
     }
 
+    /// Whether the character at `mark` (line and column from 1, in Unicode scalars) is a tab.
+    static func isTab(in yaml: String, at mark: Mark) -> Bool {
+        let lines = yaml.split(separator: "\n", omittingEmptySubsequences: false)
+        guard mark.line >= 1, mark.line <= lines.count else { return false }
+        let scalars = Array(lines[mark.line - 1].unicodeScalars)
+        return mark.column >= 1 && mark.column <= scalars.count && scalars[mark.column - 1] == "\t"
+    }
+
     /// A YAML syntax error as a configuration error at its line.
     static func syntaxError(_ error: any Error, file: String) -> ConfigurationError {
         func located(_ mark: Mark?, _ message: String) -> ConfigurationError {
@@ -66,8 +74,11 @@ public enum ConfigurationLoader {
             return located(nil, "cannot read the YAML: \(error)")
         }
         switch yamlError {
-        case .scanner(let context, let text, let mark, _), .parser(let context, let text, let mark, _),
-             .composer(let context, let text, let mark, _):
+        case .scanner(let context, let text, let mark, let yaml):
+            var message = problem(context, text)
+            if isTab(in: yaml, at: mark) { message += "; indent with spaces, YAML does not allow tabs" }
+            return located(mark, message)
+        case .parser(let context, let text, let mark, _), .composer(let context, let text, let mark, _):
             return located(mark, problem(context, text))
         case .reader(let text, let offset, _, let yaml):
             var line: Int?

@@ -106,9 +106,9 @@ struct NodeReader {
     /// Rejects every key of `section` not in `allowed`, suggesting the closest one.
     func checkKeys(_ section: Section, allowed: [String]) throws(ConfigurationError) {
         for entry in section.entries where !allowed.contains(entry.key) {
-            var message = "unknown key"
+            var message = "unknown key."
             if let suggestion = Suggestion.closest(to: entry.key, among: allowed) {
-                message += "; did you mean \(suggestion)?"
+                message = "unknown key; did you mean \(suggestion)?"
             }
             message += " Expected keys: \(allowed.joined(separator: ", "))"
             throw error(entry.keyPosition, section.path(entry.key), message)

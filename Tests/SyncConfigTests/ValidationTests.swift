@@ -44,7 +44,7 @@ private func withGroupScope(_ lines: String) -> String {
         ErrorCase("version quoted", "version: \"1\"\n", line: 1, "version", "remove the quotes"),
         ErrorCase("version checked before keys", "version: 3\nfuture: x\n", line: 1, "version", "unsupported version 3"),
         ErrorCase("unknown top-level key", topLevel("stat: /var/lib/x"), line: 8, "stat", "unknown key; did you mean state?"),
-        ErrorCase("unknown key without a close match", topLevel("colour: blue"), line: 8, "colour", "unknown key Expected keys: version, state,"),
+        ErrorCase("unknown key without a close match", topLevel("colour: blue"), line: 8, "colour", "unknown key. Expected keys: version, state,"),
         ErrorCase("directories missing", "version: 1\n", line: 1, "directories", "required key missing"),
         ErrorCase("no directories", "version: 1\ndirectories: []\n", line: 2, "directories", "no directories"),
         ErrorCase("directories not a list", "version: 1\ndirectories: { name: corp }\n", line: 2, "directories", "expected a list, found a mapping"),
@@ -150,7 +150,7 @@ private func withGroupScope(_ lines: String) -> String {
         ErrorCase("join without separator", topLevel("attributes:\n  - { ldap: mail, app: emails, transform: join }"), line: 9, "attributes[0].transform", "join needs a separator"),
         ErrorCase("join with empty separator", topLevel("attributes:\n  - { ldap: mail, app: emails, transform: { join: \"\" } }"), line: 9, "attributes[0].transform.join", "expected the separator"),
         ErrorCase("transform unknown", topLevel("attributes:\n  - { ldap: mail, app: email, transform: uppercase }"), line: 9, "attributes[0].transform", "did you mean lowercase? Expected one of json, lowercase, trim"),
-        ErrorCase("transform key unknown", topLevel("attributes:\n  - { ldap: mail, app: email, transform: { split: \",\" } }"), line: 9, "attributes[0].transform.split", "unknown key"),
+        ErrorCase("transform key unknown", topLevel("attributes:\n  - { ldap: mail, app: email, transform: { split: \",\" } }"), line: 9, "attributes[0].transform.split", "unknown key. Expected keys: join"),
         ErrorCase("sensitive yes", topLevel("attributes:\n  - { ldap: mail, app: email, sensitive: yes }"), line: 9, "attributes[0].sensitive", "yes/no/on/off are strings"),
     ]
 
@@ -213,3 +213,4 @@ private func withGroupScope(_ lines: String) -> String {
         #expect(try load(withGroupScope("groups: null")).groups == .none)
     }
 }
+
