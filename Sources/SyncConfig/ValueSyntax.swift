@@ -191,6 +191,7 @@ enum ValueSyntax {
     /// The absolute directory holding `file`, a path absolute or relative to
     /// `currentDirectory`.
     static func directory(of file: String, currentDirectory: String) -> String {
+        guard !file.isEmpty else { return currentDirectory }
         let absolute = resolve(file, against: currentDirectory)
         guard let slash = absolute.lastIndex(of: "/"), slash != absolute.startIndex else { return "/" }
         return String(absolute[..<slash])

@@ -201,6 +201,29 @@ import Testing
         #expect(!error.description.contains("version: 1"))
     }
 
+    @Test func anchorsAndAliasesAreFollowed() throws {
+        let configuration = try load("""
+            version: 1
+            directories:
+              - name: east
+                url: ldaps://east.example.com
+                bind: &bind { dn: "cn=sync,dc=example,dc=com", passwordEnv: LDAP_PW }
+                users: { base: "dc=example,dc=com" }
+              - name: west
+                url: ldaps://west.example.com
+                bind: *bind
+                users: { base: "dc=example,dc=com" }
+
+            """)
+        #expect(configuration.directories[1].bind == BindConfiguration(dn: "cn=sync,dc=example,dc=com", password: .environment("LDAP_PW")))
+    }
+
+    @Test func mergeKeysAreNotSupported() throws {
+        let error = try #require(loadError(minimalYAML + "    <<: { timeout: 1m }\n"))
+        #expect(error.keyPath == "directories[0].<<")
+        #expect(error.message.hasPrefix("unknown key."))
+    }
+
     @Test func descriptionFormat() {
         #expect(ConfigurationError(file: "a.yaml", line: 3, column: 7, keyPath: "x.y", message: "bad").description == "a.yaml:3:7: x.y: bad")
         #expect(ConfigurationError(file: "a.yaml", line: 3, keyPath: "x.y", message: "bad").description == "a.yaml:3: x.y: bad")
