@@ -27,7 +27,9 @@ enum FileAccess {
     /// The whole contents of `path`, after `check` accepted its status (a non-nil
     /// result refuses the file with that message). Symbolic links are followed.
     static func read(_ path: String, check: (Status) -> String?) -> Result<[UInt8], Problem> {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: opening a FIFO put where a file was expected must not hang the
+        // run; it is refused below as not a regular file.
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard descriptor >= 0 else { return .failure(.system(systemMessage(errno))) }
         defer { close(descriptor) }
 

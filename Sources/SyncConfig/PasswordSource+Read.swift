@@ -52,7 +52,7 @@ extension PasswordSource {
                 throw failure("the environment variable \(name) is not set")
             }
             // The variable's bytes as they are: a password need not be UTF-8.
-            let bytes = Array(UnsafeBufferPointer(start: value, count: strlen(value)).map { UInt8(bitPattern: $0) })
+            let bytes = Array(UnsafeRawBufferPointer(start: value, count: strlen(value)))
             guard !bytes.isEmpty else { throw failure("the environment variable \(name) is empty") }
             return Secret(bytes)
         }

@@ -59,6 +59,21 @@ import Testing
         #expect(error.message == "\(directory.path) is not a regular file")
     }
 
+    @Test func passwordFileThatIsAFIFOIsRefusedWithoutHanging() throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path + "/corp.pw"
+        #expect(mkfifo(path, 0o600) == 0)
+        let error = try #require(throws: ConfigurationError.self) { try PasswordSource.file(path).read(keyPath: "k") }
+        #expect(error.message == "\(path) is not a regular file")
+    }
+
+    @Test func passwordFromTheEnvironmentKeepsItsBytes() throws {
+        let name = "LDAPSYNC_TEST_PW_\(UUID().uuidString.prefix(8))"
+        setenv(name, "caf\u{E9} s3cret\n", 1)
+        defer { unsetenv(name) }
+        #expect(try PasswordSource.environment(name).read(keyPath: "k") == Secret("caf\u{E9} s3cret\n"))
+    }
+
     @Test func passwordFileThroughASymbolicLinkIsChecked() throws {
         let directory = try TemporaryDirectory()
         let target = try directory.write("real.pw", "s3cret\n", mode: 0o644)
