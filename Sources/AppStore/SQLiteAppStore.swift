@@ -171,9 +171,10 @@ public final class SQLiteAppStore: AppStore {
         try entering {
             do {
                 try queue.inTransaction(.immediate) { db in
+                    var batch = Batch(now: now, keyIsUnique: try keyIsUnique(db))
                     for (offset, change) in changes.enumerated() {
                         do {
-                            try write(change, updatedAt: now, in: db)
+                            try write(change, batch: &batch, in: db)
                         } catch {
                             throw describeFailure(of: change, offset: offset, count: changes.count, error: error)
                         }
@@ -301,49 +302,70 @@ extension SQLiteAppStore {
         return AppUser(key: key, managed: managed != 0, active: active != 0, updatedAt: updatedAt, values: values)
     }
 
-    private func write(_ change: AppChange, updatedAt now: String, in db: Database) throws {
+    /// What one `apply` computes once: its timestamp, and its INSERT and UPDATE
+    /// statements by set of mapped columns (building the SQL and looking it up in GRDB's
+    /// statement cache for each of 100,000 creates costs more than the inserts).
+    private struct Batch {
+        let now: String
+        /// When the key column is the primary key or UNIQUE, SQLite refuses a duplicate
+        /// create by itself; otherwise each create looks the key up first.
+        let keyIsUnique: Bool
+        var inserts: [[Int]: Statement] = [:]
+        var updates: [[Int]: Statement] = [:]
+    }
+
+    private func write(_ change: AppChange, batch: inout Batch, in db: Database) throws {
+        let now = batch.now
         switch change {
         case .create(let user):
-            if try Int.fetchOne(db.cachedStatement(sql: sql.selectKey), arguments: [user.key]) != nil {
+            if !batch.keyIsUnique, try keyExists(user.key, in: db) {
                 throw ChangeFailure("a user with this key already exists")
             }
-            let columns = try mappedColumns(user.values)
-            var names = [sql.key, sql.managed, sql.active]
+            let (indices, values) = try mappedColumns(user.values)
+            let statement: Statement
+            if let cached = batch.inserts[indices] {
+                statement = cached
+            } else {
+                let names = [sql.key, sql.managed, sql.active] + (sql.updatedAt.map { [$0] } ?? [])
+                    + indices.map { schema.columns[$0].name.quotedIdentifier }
+                statement = try db.makeStatement(
+                    sql: "INSERT INTO \(sql.users) (\(names.joined(separator: ", "))) VALUES (\(Self.placeholders(names.count)))"
+                )
+                batch.inserts[indices] = statement
+            }
             var arguments: [DatabaseValue] = [user.key.databaseValue, 1.databaseValue, 1.databaseValue]
-            if let updatedAt = sql.updatedAt {
-                names.append(updatedAt)
-                arguments.append(now.databaseValue)
+            if sql.updatedAt != nil { arguments.append(now.databaseValue) }
+            arguments += values
+            statement.setUncheckedArguments(StatementArguments(arguments))
+            do {
+                try statement.execute()
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
+                // Which constraint failed: ours, or one of the application's own?
+                if try keyExists(user.key, in: db) { throw ChangeFailure("a user with this key already exists") }
+                throw error
             }
-            for (column, value) in columns {
-                names.append(column.name.quotedIdentifier)
-                arguments.append(value)
-            }
-            let statement = try db.cachedStatement(
-                sql: "INSERT INTO \(sql.users) (\(names.joined(separator: ", "))) VALUES (\(Self.placeholders(names.count)))"
-            )
-            try statement.execute(arguments: StatementArguments(arguments))
 
         case .update(let key, let values):
-            let columns = try mappedColumns(values)
-            var assignments: [String] = []
-            var arguments: [DatabaseValue] = []
-            for (column, value) in columns {
-                assignments.append("\(column.name.quotedIdentifier) = ?")
-                arguments.append(value)
-            }
-            if let updatedAt = sql.updatedAt {
-                assignments.append("\(updatedAt) = ?")
-                arguments.append(now.databaseValue)
-            }
-            if assignments.isEmpty {
+            let (indices, values) = try mappedColumns(values)
+            if indices.isEmpty && sql.updatedAt == nil {
                 try requireUser(key, managed: true, in: db)
                 return
             }
-            arguments.append(key.databaseValue)
+            let statement: Statement
+            if let cached = batch.updates[indices] {
+                statement = cached
+            } else {
+                let assignments = indices.map { "\(schema.columns[$0].name.quotedIdentifier) = ?" }
+                    + (sql.updatedAt.map { ["\($0) = ?"] } ?? [])
+                statement = try db.makeStatement(
+                    sql: "UPDATE \(sql.users) SET \(assignments.joined(separator: ", "))"
+                        + " WHERE \(sql.key) = ? AND \(sql.isManaged)"
+                )
+                batch.updates[indices] = statement
+            }
             try updateUser(
-                key, managed: true,
-                sql: "UPDATE \(sql.users) SET \(assignments.joined(separator: ", ")) WHERE \(sql.key) = ? AND \(sql.isManaged)",
-                arguments: arguments, in: db
+                key, managed: true, statement: statement,
+                arguments: values + sql.updatedAtArgument(now) + [key.databaseValue], in: db
             )
 
         case .setManaged(let key, let managed):
@@ -364,7 +386,7 @@ extension SQLiteAppStore {
 
         case .rename(let from, let to):
             if from != to {
-                if try Int.fetchOne(db.cachedStatement(sql: sql.selectKey), arguments: [to]) != nil {
+                if try keyExists(to, in: db) {
                     throw ChangeFailure("a user with key \(to.debugDescription) already exists")
                 }
                 let memberships = try db.cachedStatement(
@@ -407,13 +429,24 @@ extension SQLiteAppStore {
     private func updateUser(
         _ key: String, managed: Bool, sql query: String, arguments: [DatabaseValue], in db: Database
     ) throws {
-        try db.cachedStatement(sql: query).execute(arguments: StatementArguments(arguments))
+        try updateUser(key, managed: managed, statement: db.cachedStatement(sql: query), arguments: arguments, in: db)
+    }
+
+    private func updateUser(
+        _ key: String, managed: Bool, statement: Statement, arguments: [DatabaseValue], in db: Database
+    ) throws {
+        statement.setUncheckedArguments(StatementArguments(arguments))
+        try statement.execute()
         if db.changesCount == 0 {
             try requireUser(key, managed: managed, in: db)
             // The row exists (and is managed) but the UPDATE did not count it: a trigger
             // or a view is in the way.
             throw ChangeFailure("no row was changed")
         }
+    }
+
+    private func keyExists(_ key: String, in db: Database) throws -> Bool {
+        try Int.fetchOne(db.cachedStatement(sql: sql.selectKey), arguments: [key]) != nil
     }
 
     private func requireUser(_ key: String, managed: Bool, in db: Database) throws {
@@ -428,37 +461,42 @@ extension SQLiteAppStore {
         }
     }
 
-    /// The values by schema column, in schema order, checked against the column kinds.
-    private func mappedColumns(_ values: [String: AppValue]) throws -> [(AppColumn, DatabaseValue)] {
-        for name in values.keys where !schema.columns.contains(where: { $0.name == name }) {
-            throw ChangeFailure("\(name.quotedIdentifier) is not a mapped column")
-        }
-        var result: [(AppColumn, DatabaseValue)] = []
+    /// The positions in `schema.columns` of the given values, in schema order, and the
+    /// values, checked against the column kinds.
+    private func mappedColumns(_ values: [String: AppValue]) throws -> (indices: [Int], values: [DatabaseValue]) {
+        var indices: [Int] = []
+        var result: [DatabaseValue] = []
+        indices.reserveCapacity(values.count)
         result.reserveCapacity(values.count)
-        for column in schema.columns {
+        for (index, column) in schema.columns.enumerated() {
             guard let value = values[column.name] else { continue }
-            let quoted = column.name.quotedIdentifier
+            indices.append(index)
             switch (column.kind, value) {
             case (_, .null):
-                result.append((column, .null))
+                result.append(.null)
             case (.text, .text(let text)):
-                result.append((column, text.databaseValue))
+                result.append(text.databaseValue)
             case (.jsonArray, .text(let text)):
                 do {
                     _ = try AppValue.decodeJSONArray(text)
                 } catch let error as AppStoreError {
-                    throw ChangeFailure("value for column \(quoted): \(error.message)")
+                    throw ChangeFailure("value for column \(column.name.quotedIdentifier): \(error.message)")
                 }
-                result.append((column, text.databaseValue))
+                result.append(text.databaseValue)
             case (.blob, .blob(let bytes)):
-                result.append((column, Data(bytes).databaseValue))
+                result.append(Data(bytes).databaseValue)
             case (.text, _), (.jsonArray, _), (.blob, _):
                 throw ChangeFailure(
-                    "column \(quoted) holds \(column.kind) values, not \(Self.valueKind(value))"
+                    "column \(column.name.quotedIdentifier) holds \(column.kind) values, not \(Self.valueKind(value))"
                 )
             }
         }
-        return result
+        if indices.count < values.count {
+            for name in values.keys where !schema.columns.contains(where: { $0.name == name }) {
+                throw ChangeFailure("\(name.quotedIdentifier) is not a mapped column")
+            }
+        }
+        return (indices, result)
     }
 
     private func describeFailure(of change: AppChange, offset: Int, count: Int, error: any Error) -> AppStoreError {

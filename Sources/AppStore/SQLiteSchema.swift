@@ -124,6 +124,15 @@ extension SQLiteAppStore {
         return problems
     }
 
+    /// Whether the users table's key column is its primary key or has a unique index.
+    func keyIsUnique(_ db: Database) throws -> Bool {
+        let columns = try columnInfo(of: schema.usersTable, in: db)
+        guard let key = columns.first(where: { $0.name.lowercased() == schema.keyColumn.lowercased() }) else {
+            return false
+        }
+        return try isUnique(key.name, in: columns, db: db)
+    }
+
     /// `PRAGMA table_info` of a table (empty when there is no such table), read directly
     /// rather than from GRDB's schema cache, which another process's changes bypass.
     private func columnInfo(of table: String, in db: Database) throws -> [(name: String, type: String, pk: Int)] {

@@ -175,6 +175,30 @@ import Testing
         }
     }
 
+    @Test func aDuplicateCreateIsRefusedWhateverConstraintsTheTableHas() throws {
+        try withTemporaryDirectory { directory in
+            let path = directory + "/app.db"
+            try rawConnection(path).write { db in
+                try db.execute(sql: """
+                    CREATE TABLE users (key TEXT, ldap_managed INTEGER, active INTEGER, updated_at TEXT,
+                                        email TEXT UNIQUE, phone TEXT, roles TEXT, photo BLOB);
+                    CREATE TABLE group_members (group_name TEXT, user_key TEXT);
+                    INSERT INTO users (key, email) VALUES ('taken', 'taken@example.com');
+                    """)
+            }
+            let store = try SQLiteAppStore(path: path, schema: testSchema())
+            let before = try dump(path)
+            // No unique key: the store looks the key up itself.
+            var error = #expect(throws: AppStoreError.self) { try store.apply([.create(user("new")), .create(user("taken"))]) }
+            #expect(error?.description == #"app store: create user "taken": a user with this key already exists (change 2 of 2; nothing was written)"#)
+            // The application's own constraint: SQLite's message, without the value.
+            error = #expect(throws: AppStoreError.self) { try store.apply([.create(user("other", email: "taken@example.com"))]) }
+            #expect(error?.message.hasPrefix("UNIQUE constraint failed: users.email (SQLite result code 2067)") == true)
+            #expect(error?.description.contains("taken@") == false)
+            #expect(try dump(path) == before)
+        }
+    }
+
     @Test func anExistingApplicationTableWithOtherNamesIsUsedAndItsOtherColumnsAreUntouched() throws {
         try withTemporaryDirectory { directory in
             let path = directory + "/app.db"
