@@ -101,7 +101,12 @@ public final class SQLiteAppStore: AppStore {
             )
             let cursor = try Row.fetchCursor(statement)
             while let row = try cursor.next() {
-                try body(try decodeUser(row))
+                let user = try decodeUser(row)
+                do {
+                    try body(user)
+                } catch {
+                    throw BodyError(error: error)
+                }
             }
         }
     }
@@ -133,9 +138,9 @@ public final class SQLiteAppStore: AppStore {
                 }
                 let cursor = try Row.fetchCursor(db.cachedStatement(sql: query), arguments: arguments)
                 while let row = try cursor.next() {
-                    let dbUser: DatabaseValue = row[0]
-                    let dbGroup: DatabaseValue = row[1]
-                    guard case .string(let user) = dbUser.storage, case .string(let group) = dbGroup.storage,
+                    // Only text (or, in a column of numeric affinity, an integer) can
+                    // equal a bound text argument; the sets check the exact text.
+                    guard let user = Self.text(row[0]), let group = Self.text(row[1]),
                           wanted.contains(user), groups.contains(group)
                     else { continue }
                     result[user, default: []].insert(group)
@@ -245,6 +250,8 @@ extension SQLiteAppStore {
         try entering {
             do {
                 return try queue.read(body)
+            } catch let error as BodyError {
+                throw error.error
             } catch let error as AppStoreError {
                 throw error
             } catch {
@@ -521,6 +528,15 @@ extension SQLiteAppStore {
         return mapError(error, operation: operation, busyTimeout: busyTimeout, suffix: suffix)
     }
 
+    /// A TEXT value, or an INTEGER as its decimal text.
+    static func text(_ value: DatabaseValue) -> String? {
+        switch value.storage {
+        case .string(let text): text
+        case .int64(let number): String(number)
+        case .null, .double, .blob: nil
+        }
+    }
+
     /// `?, ?, …`
     static func placeholders(_ count: Int) -> String {
         var text = "?"
@@ -610,6 +626,11 @@ extension SQLiteAppStore {
         return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T"
             + "\(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2))Z"
     }
+}
+
+/// An error thrown by the caller's closure, passed through unchanged.
+private struct BodyError: Error {
+    var error: any Error
 }
 
 /// A change that cannot be applied for a reason of ours, not SQLite's.

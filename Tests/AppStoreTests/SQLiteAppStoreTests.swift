@@ -148,6 +148,22 @@ import Testing
         }
     }
 
+    @Test func errorsThrownByTheBodyPassThroughUnchanged() throws {
+        struct Stop: Error, Equatable {}
+        try withStore { store, _ in
+            try store.apply([.create(user("a")), .create(user("b"))])
+            var seen = 0
+            #expect(throws: Stop()) {
+                try store.forEachManagedUser { _ in
+                    seen += 1
+                    throw Stop()
+                }
+            }
+            #expect(seen == 1)
+            #expect(try store.managedUserCount() == 2)
+        }
+    }
+
     @Test func keysAreComparedExactly() throws {
         try withStore { store, _ in
             try store.apply([.create(user("Alice")), .create(user("alice "))])
