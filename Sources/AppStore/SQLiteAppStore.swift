@@ -40,8 +40,10 @@ public final class SQLiteAppStore: AppStore {
     ///   file keeps its mode and owner.
     /// - A connection that finds the database locked by another writer retries for
     ///   `busyTimeout`, then fails with an error that says so.
-    /// - Nothing is read or created here: see ``validateSchema()`` and
+    /// - No table is read or created here: see ``validateSchema()`` and
     ///   ``createDefaultSchema()``.
+    /// - The configured names must be non-empty, without NUL, and the users table's
+    ///   columns distinct (SQLite compares names case-insensitively).
     public init(path: String, schema: AppSchema, busyTimeout: Duration = .seconds(10)) throws {
         self.path = path
         self.schema = schema
@@ -93,7 +95,8 @@ public final class SQLiteAppStore: AppStore {
     ///
     /// The read transaction lasts until `body` has seen the last user. In rollback-journal
     /// mode it holds a shared lock meanwhile, so the application's writers wait (up to
-    /// their own busy timeout); in WAL mode they do not. `body` must not call this store.
+    /// their own busy timeout); in WAL mode they do not. A call to this store from `body`
+    /// is an error; an error thrown by `body` ends the iteration and is rethrown as is.
     public func forEachManagedUser(_ body: (AppUser) throws -> Void) throws {
         try reading("list managed users") { db in
             let statement = try db.cachedStatement(
