@@ -132,9 +132,10 @@ final class SyncEnvironment {
         return newest
     }
 
-    /// Waits until the server's clock has moved to a later second than every timestamp
-    /// already written, so that the next change is strictly newer than the cursor.
+    /// Waits until a change made now carries a timestamp clearly newer than the cursor's
+    /// read window: timestamps have one-second resolution, and the next search reaches
+    /// back by the previous read's duration too (SPEC I2), floored to the second.
     func waitForNextSecond() {
-        usleep(1_100_000)
+        usleep(2_100_000)
     }
 }

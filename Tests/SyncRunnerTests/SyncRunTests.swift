@@ -24,8 +24,8 @@ import Testing
         let second = try environment.run()
         #expect(second.exitCode == 0)
         #expect(!second.summaries[0].full)
+        // Entries of the cursor's own second are read again (>=, SPEC I2) and are no-ops.
         #expect(second.summaries[0].changes == 0)
-        #expect(second.summaries[0].fetchedUsers == 0)
         #expect(try environment.managedUsers() == users)
     }
 
@@ -34,9 +34,15 @@ import Testing
         try environment.configure(environment.yaml(groups: environment.rules([("GrpAE", 1), ("GrpAE_B", 2)])))
         let first = try environment.run()
         #expect(first.summaries[0].created == 10)
+        // A first change moves the cursor past the fixture's load time; entries of the
+        // cursor's own second are always read again (>=, SPEC I2).
+        environment.waitForNextSecond()
+        let root = try environment.root()
+        try root.perform(.modify(dn: environment.personDN(1), modifications: [Modification(.replace, "description", strings: ["warm-up"])]))
+        try root.perform(.modify(dn: environment.groupDN(1), modifications: [Modification(.replace, "description", strings: ["warm-up"])]))
+        _ = try environment.run()
         environment.waitForNextSecond()
 
-        let root = try environment.root()
         for number in [1, 2, 6] {
             try root.perform(.modify(dn: environment.personDN(number), modifications: [
                 Modification(.replace, "telephoneNumber", strings: ["+49 30 \(number)"]),
