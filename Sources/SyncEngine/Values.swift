@@ -42,14 +42,14 @@ public enum ValueMapping {
         case (.text(let a), .text(let b)):
             switch attribute.kind {
             case .multiText:
-                guard let left = JSONStringArray.decode(a), let right = JSONStringArray.decode(b) else { return a == b }
+                guard let left = try? JSONStringArray.decode(a), let right = try? JSONStringArray.decode(b) else { return a == b }
                 return Set(left.map { fold($0, attribute) }) == Set(right.map { fold($0, attribute) })
             case .text, .binary:
                 return fold(a, attribute) == fold(b, attribute)
             }
         case (.text(let a), .null), (.null, .text(let a)):
             // An empty JSON array and NULL both mean "no values".
-            return attribute.kind == .multiText && JSONStringArray.decode(a) == []
+            return attribute.kind == .multiText && (try? JSONStringArray.decode(a)) == []
         default:
             return have == want
         }
