@@ -1,3 +1,4 @@
+import DirectoryModel
 /// What is wrong with a value's text, for an administrator.
 struct SyntaxProblem: Error, Equatable {
     var message: String
@@ -81,52 +82,20 @@ enum ValueSyntax {
     /// The pattern presets and the two spellings administrators already type (SPEC §4).
     static let timestampPresets = ["openldap", "ad", "yyyyMMddHHmmssZ", "yyyyMMddHHmmss.Z"]
 
-    /// The letters a pattern may use outside quotes, with the run lengths each allows.
-    private static let patternFields: [Character: ClosedRange<Int>] = [
-        "y": 4...4, "M": 2...2, "d": 2...2, "H": 2...2, "m": 2...2, "s": 2...2, "S": 1...9, "Z": 1...1,
-    ]
-
-    /// Checks a date pattern minimally: the letters `y M d H m s S Z` in runs of a
-    /// sensible length, `yyyy`, `MM`, `dd` and `HH` present, literal text in quotes.
-    /// With `presets`, the timestamp presets are accepted too. The runner checks the
-    /// pattern again with `TimestampPattern`.
+    /// Checks a date pattern with ``TimestampPattern``, the same parser the run uses:
+    /// fields `yyyy MM dd HH mm ss`, `S` per fraction digit, `Z` for the UTC designator,
+    /// literal text in quotes. With `presets`, the names `openldap` and `ad` are accepted
+    /// too.
     static func checkDatePattern(_ text: String, presets: Bool) -> SyntaxProblem? {
-        if presets && timestampPresets.contains(text) { return nil }
-        let expected = presets
-            ? "expected openldap, ad, or a pattern such as yyyyMMddHHmmss'Z'"
-            : "expected a pattern such as dd-MM-yyyy HH:mm:ss"
-        let rules = "(fields yyyy MM dd HH mm ss, S for each fraction digit, Z for the UTC designator, literal text in single quotes; yyyy, MM, dd and HH are required)"
-        var seen: Set<Character> = []
-        var characters = Array(text)[...]
-        while let character = characters.first {
-            if character == "'" {
-                characters = characters.dropFirst()
-                if characters.first == "'" { characters = characters.dropFirst(); continue }  // '' is a quote
-                guard let close = characters.firstIndex(of: "'") else {
-                    return SyntaxProblem("\(expected): unterminated quote in \(text.debugDescription)")
-                }
-                characters = characters[(close + 1)...]
-                continue
-            }
-            guard character.isLetter else {
-                characters = characters.dropFirst()
-                continue
-            }
-            guard let lengths = patternFields[character] else {
-                return SyntaxProblem("\(expected): \(String(character).debugDescription) is not a pattern letter; put literal text in single quotes \(rules)")
-            }
-            let run = characters.prefix { $0 == character }.count
-            guard lengths.contains(run) else {
-                return SyntaxProblem("\(expected): \(String(repeating: character, count: run)) is not a field \(rules)")
-            }
-            seen.insert(character)
-            characters = characters.dropFirst(run)
+        if !presets, ["openldap", "ad"].contains(text.lowercased()) {
+            return SyntaxProblem("expected a pattern such as dd-MM-yyyy HH:mm:ss, not the preset \(text)")
         }
-        let missing = ["yyyy", "MM", "dd", "HH"].filter { !seen.contains($0.first!) }
-        guard missing.isEmpty else {
-            return SyntaxProblem("\(expected): \(text.debugDescription) lacks \(missing.joined(separator: ", ")) \(rules)")
+        do {
+            _ = try TimestampPattern(text)
+            return nil
+        } catch {
+            return SyntaxProblem("\(text.debugDescription) is not a usable pattern: expected \(error.expected)")
         }
-        return nil
     }
 
     // MARK: Names

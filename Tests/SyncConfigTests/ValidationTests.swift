@@ -174,7 +174,7 @@ private func withGroupScope(_ lines: String) -> String {
         ErrorCase("autoDeactivate on", topLevel("users: { autoDeactivate: on }"), line: 8, "users.autoDeactivate", "write true or false"),
         ErrorCase("writeBack enabled quoted", topLevel("writeBack: { enabled: \"true\" }"), line: 8, "writeBack.enabled", "remove the quotes"),
         ErrorCase("writeBack misspelt", topLevel("writeback: { enabled: true }"), line: 8, "writeback", "did you mean writeBack?"),
-        ErrorCase("cursor display without hour", topLevel("cursor: { display: \"dd.MM.yyyy\" }"), line: 8, "cursor.display", "lacks HH"),
+        ErrorCase("cursor display without hour", topLevel("cursor: { display: \"dd.MM.yyyy\" }"), line: 8, "cursor.display", "missing HH"),
         ErrorCase("audit path null", topLevel("audit: { path: null }"), line: 8, "audit.path", "expected a string, found nothing"),
     ]
 
