@@ -76,6 +76,9 @@ final class DirectoryRun {
     }
 
     private func executeThrowing(started: Timestamp, clock: ContinuousClock, start: ContinuousClock.Instant) throws {
+        if directory.deletions == .tombstones {
+            throw RunError.configuration("directories.\(directory.name).deletions: tombstones is not available in this build yet (planned in issue #6); use every-run or full-only")
+        }
         do {
             pattern = try TimestampPattern(directory.timestamp.pattern)
         } catch {
