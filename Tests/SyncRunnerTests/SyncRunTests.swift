@@ -144,4 +144,17 @@ import Testing
         environment.waitForNextSecond()
         #expect(try environment.run().summaries[0].full == false)
     }
+
+    @Test func aLostStateDirectoryIsRebuiltByAFullRunWithoutDuplicates() throws {
+        let environment = try SyncEnvironment(people: 9, groups: 1, membersPerGroup: 4)
+        try environment.configure(environment.yaml(groups: environment.rules([("GrpAE", 1)])))
+        _ = try environment.run()
+        let before = try environment.managedUsers()
+        try FileManager.default.removeItem(atPath: environment.statePath)
+        let rebuilt = try environment.run()
+        #expect(rebuilt.summaries[0].full)
+        #expect(rebuilt.summaries[0].changes == 0)
+        #expect(try environment.managedUsers() == before)
+        #expect(try environment.status().snapshotUsers == 9)
+    }
 }
