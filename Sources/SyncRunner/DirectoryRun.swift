@@ -36,6 +36,8 @@ final class DirectoryRun {
     private var decided: Set<[UInt8]> = []
     /// Full runs: every key in scope, to find managed app users never in the snapshot.
     private var keysInScope: Set<String> = []
+    /// App keys already decided as gone from the directory.
+    private var vanishedKeys: Set<String> = []
     private var stagedBatch: [([UInt8], UserSnapshot?)] = []
 
     init(configuration: Configuration, directory: DirectoryConfiguration, state: SyncState?, app: any AppStore,
@@ -309,10 +311,7 @@ final class DirectoryRun {
                                     pageSize: directory.pageSize)
         try connection.search(request) { entry in
             summary.fetchedUsers += 1
-            if let user = directoryUser(entry) {
-                if since == nil { keysInScope.insert(user.key) }
-                batch.append(user)
-            }
+            if let user = directoryUser(entry, recordKey: since == nil) { batch.append(user) }
             if batch.count >= 500 {
                 try decide(batch)
                 batch.removeAll(keepingCapacity: true)
@@ -357,7 +356,7 @@ final class DirectoryRun {
 
     /// The engine's view of an entry; nil (and a reported failure) when it lacks an id or
     /// key or its DN cannot be parsed.
-    private func directoryUser(_ entry: borrowing EntryView) -> DirectoryUser? {
+    private func directoryUser(_ entry: borrowing EntryView, recordKey: Bool = false) -> DirectoryUser? {
         let dn = entry.dn
         guard let id = entry.values(of: directory.users.id)?.first, !id.isEmpty else {
             fail(id: nil, key: nil, dn: dn, "the entry has no \(directory.users.id) (the id attribute); it cannot be tracked")
@@ -368,6 +367,8 @@ final class DirectoryRun {
             fail(id: id, key: nil, dn: dn, "the entry has no usable \(directory.users.key) (the key attribute)")
             return nil
         }
+        // In scope even if it fails below: a failed entry is never taken for a vanished one.
+        if recordKey { keysInScope.insert(key) }
         let dnKey: String
         do { dnKey = try DNKey.make(dn) } catch {
             fail(id: id, key: key, dn: dn, "the DN cannot be parsed: \(error)")
@@ -423,15 +424,10 @@ final class DirectoryRun {
     /// Decides a batch of users present in the directory.
     private func decide(_ users: [DirectoryUser]) throws {
         guard !users.isEmpty else { return }
-        var snapshots: [[UInt8]: UserSnapshot] = [:]
-        var keys: Set<String> = []
-        for user in users {
-            keys.insert(user.key)
-            if let snapshot = try state?.user(directory.name, id: user.id) {
-                snapshots[user.id] = snapshot
-                keys.insert(snapshot.key)
-            }
-        }
+        let snapshots = try state?.users(directory.name, ids: users.map(\.id)) ?? [:]
+        var keys = Set(users.map(\.key))
+        for snapshot in snapshots.values { keys.insert(snapshot.key) }
+        let reactivatable = try state?.deactivatedBySync(directory.name, appKeys: users.map(\.key)) ?? []
         let appUsers = try app.users(withKeys: Array(keys))
         let groups = try memberships.managedGroups.isEmpty ? [:] : app.memberships(ofUsers: Array(keys), in: memberships.managedGroups)
         for user in users where !decided.contains(user.id) {
@@ -444,7 +440,7 @@ final class DirectoryRun {
                 id: user.id, directory: user, snapshot: snapshot, app: current,
                 appUnderPreviousKey: previousKey.flatMap { appUsers[$0] },
                 appGroups: groups[appKey] ?? [],
-                deactivatedBySync: try self.state?.wasDeactivatedBySync(directory.name, appKey: user.key) ?? false)
+                deactivatedBySync: reactivatable.contains(user.key))
             do {
                 let plan = try UserEvaluation.evaluate(state, policy: policy, memberships: memberships)
                 record(plan, id: user.id)
@@ -504,6 +500,7 @@ final class DirectoryRun {
             let groups = try memberships.managedGroups.isEmpty ? [:] : app.memberships(ofUsers: keys, in: memberships.managedGroups)
             for (id, snapshot) in chunk {
                 decided.insert(id)
+                vanishedKeys.insert(snapshot.key)
                 let userState = UserState(id: id, directory: nil, snapshot: snapshot, app: appUsers[snapshot.key],
                                           appGroups: groups[snapshot.key] ?? [])
                 let plan = try UserEvaluation.evaluate(userState, policy: policy, memberships: memberships)
@@ -523,12 +520,12 @@ final class DirectoryRun {
     private func findManagedUsersOutsideScope() throws {
         var orphans: [AppUser] = []
         try app.forEachManagedUser { user in
-            if !keysInScope.contains(user.key) { orphans.append(user) }
+            if !keysInScope.contains(user.key), !vanishedKeys.contains(user.key) { orphans.append(user) }
         }
         let known = Set(orphans.map(\.key))
         guard !known.isEmpty else { return }
         let groups = try memberships.managedGroups.isEmpty ? [:] : app.memberships(ofUsers: Array(known), in: memberships.managedGroups)
-        for user in orphans where !appChanges.contains(where: { $0.isSetActive(for: user.key) }) {
+        for user in orphans {
             let userState = UserState(id: [], directory: nil, snapshot: nil, app: user, appGroups: groups[user.key] ?? [])
             let plan = try UserEvaluation.evaluate(userState, policy: policy, memberships: memberships)
             record(plan, id: [])
@@ -590,13 +587,6 @@ final class DirectoryRun {
         case .one: .oneLevel
         case .sub: .subtree
         }
-    }
-}
-
-private extension AppChange {
-    func isSetActive(for key: String) -> Bool {
-        if case .setActive(let changed, _) = self { return changed == key }
-        return false
     }
 }
 

@@ -55,6 +55,26 @@ final class SyncState {
         try txn.get(Self.key(directory, id), in: users).map { bytes in try decode("user snapshot") { try StateRecords.decodeUser(bytes) } }
     }
 
+    /// The snapshots of these users (those that have one), read in one transaction.
+    func users(_ directory: String, ids: [[UInt8]]) throws -> [[UInt8]: UserSnapshot] {
+        try environment.read { txn in
+            var result: [[UInt8]: UserSnapshot] = [:]
+            for id in ids {
+                if let snapshot = try user(directory, id: id, txn) { result[id] = snapshot }
+            }
+            return result
+        }
+    }
+
+    /// Which of these app keys ldapsync itself deactivated.
+    func deactivatedBySync(_ directory: String, appKeys: some Sequence<String>) throws -> Set<String> {
+        try environment.read { txn in
+            var result: Set<String> = []
+            for key in appKeys where try txn.get(Self.key(directory, key), in: deactivated) != nil { result.insert(key) }
+            return result
+        }
+    }
+
     /// The id of the snapshot user with this DN key, or with this app key.
     func userID(_ directory: String, dnKey: String) throws -> [UInt8]? {
         try environment.read { txn in try txn.get(Self.key(directory, dnKey), in: userDNs) }
@@ -106,10 +126,6 @@ final class SyncState {
             }
         }
         return result
-    }
-
-    func wasDeactivatedBySync(_ directory: String, appKey: String) throws -> Bool {
-        try environment.read { txn in try txn.get(Self.key(directory, appKey), in: deactivated) != nil }
     }
 
     /// The last `limit` runs, newest first.
