@@ -95,7 +95,7 @@ final class DirectoryRun {
         if let reason = summary.fullReason { logger.info("full run: \(reason)") }
         if let reason = summary.fullReason, summary.full { output("\(directory.name): full run: \(reason)") }
 
-        let connection = try DirectorySession.connect(directory, logger: logger)
+        let connection = try DirectorySession.connect(directory, configurationFile: configuration.sourcePath, logger: logger)
         let schema: Schema?
         do {
             schema = try connection.readSchema()

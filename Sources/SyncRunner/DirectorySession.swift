@@ -7,14 +7,14 @@ import SyncEngine
 /// Connecting and binding to one configured directory, with the security rules of
 /// SPEC §12 applied before any password leaves the process.
 enum DirectorySession {
-    static func connect(_ directory: DirectoryConfiguration, logger: Logger) throws(RunError) -> LDAPConnection {
+    static func connect(_ directory: DirectoryConfiguration, configurationFile: String, logger: Logger) throws(RunError) -> LDAPConnection {
         let secure = directory.startTLS || directory.url.lowercased().hasPrefix("ldaps:") || LDAPURL.isLocal(directory.url)
         guard secure || directory.allowPlaintext else {
             throw .configuration("directory \(directory.name): a simple bind over plain ldap:// to \(directory.url) would send the password unencrypted; use ldaps://, set startTLS: true, or (on a trusted network only) allowPlaintext: true")
         }
         let password: Secret
         do {
-            password = try directory.bind.password.read(keyPath: "directories.\(directory.name).bind")
+            password = try directory.bind.password.read(keyPath: "directories.\(directory.name).bind", configurationFile: configurationFile)
         } catch {
             throw .configuration(error.description)
         }
