@@ -87,7 +87,8 @@ public struct GroupRecord: Sendable, Hashable {
 /// directories compare naming attributes. Cheap to store and compare as a `String`.
 public enum DNKey {
     public static func make(_ dn: String) throws(DNError) -> String {
-        try DistinguishedName(parsing: dn).normalized.description
+        if let key = simpleKey(dn) { return key }
+        return try DistinguishedName(parsing: dn).normalized.description
     }
 
     /// The key of a `uniqueMember` value, whose optional `#'0101'B` UID suffix
@@ -97,5 +98,68 @@ public enum DNKey {
             return try make(String(value[..<hash]))
         }
         return try make(value)
+    }
+
+    /// The key of a plain ASCII DN without escapes, quotes, multi-valued RDNs or BER
+    /// values — nearly every DN in practice — computed in one pass over its bytes. It is
+    /// exactly what the full parse and normalization produce for such a DN (a property
+    /// test checks this); anything else returns nil and takes the full path.
+    static func simpleKey(_ dn: String) -> String? {
+        var output: [UInt8] = []
+        output.reserveCapacity(dn.utf8.count)
+        var inValue = false
+        var rdnStart = 0            // where the current RDN's type starts in output
+        var valueStart = 0          // where the current value starts in output
+        var pendingSpace = false
+        var spaceInType = false
+        for byte in dn.utf8 {
+            switch byte {
+            case 0x80..., 0x00..<0x09, 0x0E..<0x20, 0x7F,
+                 0x5C, 0x22, UInt8(ascii: "+"), UInt8(ascii: "#"),  // backslash, quote
+                 UInt8(ascii: ";"), UInt8(ascii: "<"), UInt8(ascii: ">"):
+                return nil
+            case UInt8(ascii: ","):
+                guard inValue, output.count > valueStart else { return nil }
+                output.append(byte)
+                inValue = false
+                pendingSpace = false
+                spaceInType = false
+                rdnStart = output.count
+            case UInt8(ascii: "="):
+                if inValue {
+                    if pendingSpace { output.append(0x20); pendingSpace = false }
+                    output.append(byte)
+                } else {
+                    guard isAttributeType(output[rdnStart...]) else { return nil }
+                    output.append(byte)
+                    inValue = true
+                    valueStart = output.count
+                }
+            case 0x09...0x0D, 0x20:
+                // Spaces around types are insignificant; inside a value, runs fold to one.
+                if inValue {
+                    if output.count > valueStart { pendingSpace = true }
+                } else if output.count > rdnStart {
+                    spaceInType = true
+                }
+            default:
+                if pendingSpace { output.append(0x20); pendingSpace = false }
+                if !inValue, spaceInType { return nil }
+                output.append(byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte)
+            }
+        }
+        guard inValue, output.count > valueStart else { return output.isEmpty && dn.utf8.isEmpty ? "" : nil }
+        return String(decoding: output, as: UTF8.self)
+    }
+
+    /// A descriptor (`cn`, `ms-DS-x`) or a dotted OID (`2.5.4.3`), already lower-cased.
+    private static func isAttributeType(_ bytes: ArraySlice<UInt8>) -> Bool {
+        guard let first = bytes.first else { return false }
+        if first >= 0x30 && first <= 0x39 {
+            return bytes.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: ".") } && bytes.last != UInt8(ascii: ".")
+                && !bytes.indices.dropFirst().contains { bytes[$0] == UInt8(ascii: ".") && bytes[$0 - 1] == UInt8(ascii: ".") }
+        }
+        guard first >= 0x61 && first <= 0x7A else { return false }
+        return bytes.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: "-") }
     }
 }
