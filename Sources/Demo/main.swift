@@ -40,7 +40,8 @@ func heading(_ title: String) {
 /// Stops slapd and ends the demo with status 1.
 @MainActor
 func fail(_ message: String) -> Never {
-    FileHandle.standardError.write(Data("\ndemo FAILED at step \(step): \(message)\n".utf8))
+    let place = step > 0 ? " at step \(step)" : ""
+    FileHandle.standardError.write(Data("\ndemo FAILED\(place): \(message)\n".utf8))
     try? server?.stop()
     exit(1)
 }
@@ -61,6 +62,17 @@ func short(_ path: String) -> String {
 
 /// Runs `ldapsync ARGS --config demo-out/ldapsync.yaml` with the terminal as its stdout and
 /// stderr, so its output appears exactly as it prints it. Fails the demo unless it exits 0.
+/// ldapsync's exit statuses (SPEC §9).
+let exitMeanings: [Int32: String] = [
+    1: "finished, but some entries failed or conflicts are pending",
+    2: "usage or configuration error",
+    3: "cannot connect, bind or verify TLS; nothing was written",
+    4: "another run holds the lock",
+    5: "a safety limit tripped; nothing was written",
+    6: "state store error",
+    130: "interrupted",
+]
+
 @MainActor
 func runLDAPSync(_ arguments: [String], config: String? = nil) {
     var arguments = arguments
@@ -80,7 +92,8 @@ func runLDAPSync(_ arguments: [String], config: String? = nil) {
         fail("ldapsync \(arguments.first ?? "") was killed by signal \(process.terminationStatus)")
     }
     if process.terminationStatus != 0 {
-        fail("ldapsync \(arguments.first ?? "") exited with status \(process.terminationStatus) (see SPEC §9 for the codes)")
+        let status = process.terminationStatus
+        fail("ldapsync \(arguments.first ?? "") exited with status \(status)\(exitMeanings[status].map { ": " + $0 } ?? "")")
     }
 }
 
