@@ -66,6 +66,7 @@ let package = Package(
             dependencies: ["LDAPClient", "SlapdSupport", "DirectoryModel"]
         ),
         .executableTarget(name: "Demo", dependencies: ["SlapdSupport", "LDAPClient", "DirectoryModel"]),
+        .executableTarget(name: "SyncBench", dependencies: ["SlapdSupport", "LDAPClient", "DirectoryModel"]),
         .testTarget(name: "DirectoryModelTests", dependencies: ["DirectoryModel"]),
         .testTarget(name: "LDAPClientTests", dependencies: ["LDAPClient", "SlapdSupport", "DirectoryModel"]),
         .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "DirectoryModel"]),
