@@ -4,7 +4,7 @@
 #   make build      debug build
 #   make test       deps, then every test (integration tests start private slapd servers)
 #   make test-asan  the C-interop tests under AddressSanitizer
-#   make bench      release build, then the FetchBench micro-benchmark
+#   make bench      release build, then FetchBench (paged fetch) and SyncBench (full and incremental runs)
 #   make demo       deps, build, then sync a throwaway slapd into SQLite (demo-out/)
 #   make clean      remove the build folders
 
@@ -79,9 +79,12 @@ test-asan: deps toolchain
 	LSAN_OPTIONS="suppressions=$(CURDIR)/$(LSAN_SUPPRESSIONS)$${LSAN_OPTIONS:+:$$LSAN_OPTIONS}" \
 	  $(SWIFT) test --sanitize=address --scratch-path .build-asan --disable-xctest --filter 'LDAPClientTests|StateStoreTests'
 
+# One release build of every product (ldapsync, FetchBench, SyncBench), then both
+# benchmarks; SyncBench runs the release ldapsync as cron would (docs/benchmarks.md).
 bench: deps toolchain
-	$(SWIFT) build -c release --scratch-path .build-release --product FetchBench
-	$(SWIFT) run -c release --scratch-path .build-release FetchBench
+	$(SWIFT) build -c release --scratch-path .build-release
+	$(SWIFT) run -c release --scratch-path .build-release --skip-build FetchBench
+	$(SWIFT) run -c release --scratch-path .build-release --skip-build SyncBench .build-release/release/ldapsync
 
 # The Demo target (Sources/Demo) starts a private slapd and runs the ldapsync built here.
 demo: deps toolchain
