@@ -4,8 +4,8 @@
 #   make build      debug build
 #   make test       deps, then every test (integration tests start private slapd servers)
 #   make test-asan  the C-interop tests under AddressSanitizer
-#   make bench      release build, then the FetchBench micro-benchmark
-#   make demo       not yet: arrives with issue #3
+#   make bench      release build, then FetchBench (paged fetch) and SyncBench (full and incremental runs)
+#   make demo       deps, build, then sync a throwaway slapd into SQLite (demo-out/)
 #   make clean      remove the build folders
 
 SHELL := /bin/bash
@@ -23,9 +23,10 @@ SWIFT ?= swift
 
 # libldap-dev and liblmdb-dev: the CLDAP and CLMDB system-library targets (pkg-config).
 # slapd, ldap-utils and openssl: the private test servers and their TLS certificates.
+# sqlite3: make demo shows the app tables with the sqlite3 shell.
 # Where invoke-rc.d looks for a policy (a variable only so the rule can be tried elsewhere).
 POLICY_RC_D ?= /usr/sbin/policy-rc.d
-DEB_PACKAGES := libldap-dev liblmdb-dev slapd ldap-utils openssl pkg-config libsqlite3-dev ca-certificates
+DEB_PACKAGES := libldap-dev liblmdb-dev slapd ldap-utils openssl pkg-config libsqlite3-dev ca-certificates sqlite3
 
 .PHONY: deps toolchain build test test-asan bench demo clean
 
@@ -78,13 +79,17 @@ test-asan: deps toolchain
 	LSAN_OPTIONS="suppressions=$(CURDIR)/$(LSAN_SUPPRESSIONS)$${LSAN_OPTIONS:+:$$LSAN_OPTIONS}" \
 	  $(SWIFT) test --sanitize=address --scratch-path .build-asan --disable-xctest --filter 'LDAPClientTests|StateStoreTests'
 
+# One release build of every product (ldapsync, FetchBench, SyncBench), then both
+# benchmarks; SyncBench runs the release ldapsync as cron would (docs/benchmarks.md).
 bench: deps toolchain
-	$(SWIFT) build -c release --scratch-path .build-release --product FetchBench
-	$(SWIFT) run -c release --scratch-path .build-release FetchBench
+	$(SWIFT) build -c release --scratch-path .build-release
+	$(SWIFT) run -c release --scratch-path .build-release --skip-build FetchBench
+	$(SWIFT) run -c release --scratch-path .build-release --skip-build SyncBench .build-release/release/ldapsync
 
-demo:
-	@echo "make demo: there is no demo yet; it arrives with issue #3." >&2
-	exit 2
+# The Demo target (Sources/Demo) starts a private slapd and runs the ldapsync built here.
+demo: deps toolchain
+	$(SWIFT) build
+	$(SWIFT) run --skip-build Demo .build/debug/ldapsync
 
 clean:
 	rm -rf .build .build-asan .build-release

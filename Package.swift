@@ -65,6 +65,8 @@ let package = Package(
             name: "FetchBench",
             dependencies: ["LDAPClient", "SlapdSupport", "DirectoryModel"]
         ),
+        .executableTarget(name: "Demo", dependencies: ["SlapdSupport", "LDAPClient", "DirectoryModel"]),
+        .executableTarget(name: "SyncBench", dependencies: ["SlapdSupport", "LDAPClient", "DirectoryModel"]),
         .testTarget(name: "DirectoryModelTests", dependencies: ["DirectoryModel"]),
         .testTarget(name: "LDAPClientTests", dependencies: ["LDAPClient", "SlapdSupport", "DirectoryModel"]),
         .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "DirectoryModel"]),
