@@ -35,13 +35,16 @@ public struct DirectoryUser: Sendable, Hashable {
 /// re-read in an incremental run is still known exactly.
 public struct UserSnapshot: Sendable, Hashable {
     public var dn: String
+    /// The DN's comparison key (``DNKey``), kept so it is computed once per change.
+    public var dnKey: String
     public var key: String
     public var values: [AttributeName: [[UInt8]]]
     public var memberOf: [String]
     public var timestamp: Timestamp?
 
-    public init(dn: String, key: String, values: [AttributeName: [[UInt8]]], memberOf: [String] = [], timestamp: Timestamp? = nil) {
+    public init(dn: String, dnKey: String, key: String, values: [AttributeName: [[UInt8]]], memberOf: [String] = [], timestamp: Timestamp? = nil) {
         self.dn = dn
+        self.dnKey = dnKey
         self.key = key
         self.values = values
         self.memberOf = memberOf
@@ -49,12 +52,12 @@ public struct UserSnapshot: Sendable, Hashable {
     }
 
     public init(_ user: DirectoryUser) {
-        self.init(dn: user.dn, key: user.key, values: user.values, memberOf: user.memberOf, timestamp: user.timestamp)
+        self.init(dn: user.dn, dnKey: user.dnKey, key: user.key, values: user.values, memberOf: user.memberOf, timestamp: user.timestamp)
     }
 
     /// The user as the directory held it at the snapshot.
-    public func directoryUser(id: [UInt8]) throws(DNError) -> DirectoryUser {
-        DirectoryUser(id: id, dn: dn, dnKey: try DNKey.make(dn), key: key, values: values, memberOf: memberOf, timestamp: timestamp)
+    public func directoryUser(id: [UInt8]) -> DirectoryUser {
+        DirectoryUser(id: id, dn: dn, dnKey: dnKey, key: key, values: values, memberOf: memberOf, timestamp: timestamp)
     }
 }
 

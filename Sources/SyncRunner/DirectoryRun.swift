@@ -489,10 +489,12 @@ final class DirectoryRun {
             present = listed
         }
         guard let present else { return }
-        var gone: [([UInt8], UserSnapshot)] = []
-        try state.forEachUser(directory.name) { id, snapshot in
-            if !present.contains(id), !decided.contains(id) { gone.append((id, snapshot)) }
+        var goneIDs: [[UInt8]] = []
+        try state.forEachUserID(directory.name) { id in
+            if !present.contains(id), !decided.contains(id) { goneIDs.append(id) }
         }
+        let goneSnapshots = try state.users(directory.name, ids: goneIDs)
+        let gone = goneIDs.compactMap { id in goneSnapshots[id].map { (id, $0) } }
         for chunkStart in stride(from: 0, to: gone.count, by: 500) {
             let chunk = gone[chunkStart..<min(chunkStart + 500, gone.count)]
             let keys = chunk.map(\.1.key)

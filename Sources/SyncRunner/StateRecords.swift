@@ -14,6 +14,7 @@ enum StateRecords {
         var writer = ByteWriter(capacity: 256)
         writer.writeByte(version)
         writer.writeLengthPrefixed(snapshot.dn)
+        writer.writeLengthPrefixed(snapshot.dnKey)
         writer.writeLengthPrefixed(snapshot.key)
         writeValues(snapshot.values, to: &writer)
         writer.writeCount(snapshot.memberOf.count)
@@ -26,13 +27,14 @@ enum StateRecords {
         var reader = ByteReader(bytes)
         try expectVersion(&reader)
         let dn = try reader.readLengthPrefixedString()
+        let dnKey = try reader.readLengthPrefixedString()
         let key = try reader.readLengthPrefixedString()
         let values = try readValues(&reader)
         var memberOf: [String] = []
         for _ in 0..<(try reader.readCount()) { memberOf.append(try reader.readLengthPrefixedString()) }
         let timestamp = try readTimestamp(&reader)
         try reader.expectEnd()
-        return UserSnapshot(dn: dn, key: key, values: values, memberOf: memberOf, timestamp: timestamp)
+        return UserSnapshot(dn: dn, dnKey: dnKey, key: key, values: values, memberOf: memberOf, timestamp: timestamp)
     }
 
     // MARK: Groups

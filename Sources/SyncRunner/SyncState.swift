@@ -95,6 +95,17 @@ final class SyncState {
         }
     }
 
+    /// Every snapshot user's id, in order, without decoding the snapshots.
+    func forEachUserID(_ directory: String, _ body: ([UInt8]) throws -> Void) throws {
+        let prefix = Self.prefix(directory)
+        try environment.read { txn in
+            try txn.forEach(in: users, range: .prefix(prefix)) { key, _ in
+                try body(Array(key.dropFirst(prefix.count)))
+                return .continue
+            }
+        }
+    }
+
     func userCount(_ directory: String) throws -> Int {
         var count = 0
         try environment.read { txn in
@@ -175,15 +186,22 @@ final class SyncState {
         let directory = commit.directory
         let prefix = Self.prefix(directory)
         try environment.write { txn in
-            var staged: [([UInt8], [UInt8])] = []
-            try txn.forEach(in: pending, range: .prefix(prefix)) { key, value in
-                staged.append((Array(key.dropFirst(prefix.count)), value))
-                return .continue
+            // In chunks, so memory holds 1,000 staged records at a time, not the run's.
+            let all = KeyRange.prefix(prefix)
+            var from = all.lowerBound
+            while true {
+                var staged: [([UInt8], [UInt8])] = []
+                try txn.forEach(in: pending, range: KeyRange(from: from, to: all.upperBound)) { key, value in
+                    staged.append((key, value))
+                    return staged.count < 1_000 ? .continue : .stop
+                }
+                for (key, record) in staged {
+                    try applyStaged(directory, id: Array(key.dropFirst(prefix.count)), record: record, &txn)
+                }
+                guard let last = staged.last?.0, staged.count == 1_000 else { break }
+                from = last + [0]
             }
-            for (id, record) in staged {
-                try applyStaged(directory, id: id, record: record, &txn)
-            }
-            _ = try txn.removeAll(in: pending, range: .prefix(prefix))
+            _ = try txn.removeAll(in: pending, range: all)
             for (id, group) in commit.groups {
                 if let group { try txn.put(StateRecords.encode(group), forKey: Self.key(directory, id), in: groups) }
                 else { _ = try txn.delete(Self.key(directory, id), in: groups) }
@@ -220,7 +238,7 @@ final class SyncState {
     private func applyStaged(_ directory: String, id: [UInt8], record: [UInt8], _ txn: inout WriteTransaction) throws {
         let old = try user(directory, id: id, txn)
         if let old {
-            _ = try txn.delete(Self.key(directory, try DNKey.make(old.dn)), in: userDNs)
+            _ = try txn.delete(Self.key(directory, old.dnKey), in: userDNs)
             _ = try txn.delete(Self.key(directory, old.key), in: userKeys)
         }
         guard record.first == 1 else {
@@ -230,7 +248,7 @@ final class SyncState {
         let body = Array(record.dropFirst())
         let snapshot = try decode("staged user snapshot") { try StateRecords.decodeUser(body) }
         try txn.put(body, forKey: Self.key(directory, id), in: users)
-        try txn.put(id, forKey: Self.key(directory, try DNKey.make(snapshot.dn)), in: userDNs)
+        try txn.put(id, forKey: Self.key(directory, snapshot.dnKey), in: userDNs)
         try txn.put(id, forKey: Self.key(directory, snapshot.key), in: userKeys)
     }
 

@@ -61,7 +61,7 @@ enum Fixture {
     }
 
     static func snapshot(values: [AttributeName: [[UInt8]]] = previousLDAPValues, key: String = key) -> UserSnapshot {
-        UserSnapshot(dn: userDN, key: key, values: values)
+        UserSnapshot(dn: userDN, dnKey: (try? DNKey.make(userDN)) ?? userDN, key: key, values: values)
     }
 
     /// An LDAP group by DN, its `cn` as the mirror name, with the given member DNs.
