@@ -74,7 +74,7 @@ final class DirectoryRun {
     }
 
     private func connectionOrFailure(_ error: LDAPError) -> RunError {
-        .connection(directory: directory.name, error)
+        .connection(directory: directory.name, url: directory.url, error)
     }
 
     private func executeThrowing(started: Timestamp, clock: ContinuousClock, start: ContinuousClock.Instant) throws {
@@ -92,7 +92,6 @@ final class DirectoryRun {
         let since = try readStart(stored: stored, newItems: newItems)
         summary.full = since == nil
         summary.cursorBefore = stored?.cursor.map(displayCursor)
-        if let reason = summary.fullReason { logger.info("full run: \(reason)") }
         if let reason = summary.fullReason, summary.full { output("\(directory.name): full run: \(reason)") }
 
         let connection = try DirectorySession.connect(directory, configurationFile: configuration.sourcePath, logger: logger)
@@ -348,6 +347,7 @@ final class DirectoryRun {
             let request = SearchRequest(base: directory.users.base, scope: searchScope(directory.users.scope),
                                         filter: filter.description, attributes: userAttributes, pageSize: directory.pageSize)
             try connection.search(request) { entry in
+                summary.fetchedUsers += 1
                 if let user = directoryUser(entry) { batch.append(user) }
             }
             try decide(batch)

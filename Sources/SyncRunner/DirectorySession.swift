@@ -31,7 +31,7 @@ enum DirectorySession {
             try connection.bind(dn: directory.bind.dn, password: password)
             return connection
         } catch {
-            throw .connection(directory: directory.name, error)
+            throw .connection(directory: directory.name, url: directory.url, error)
         }
     }
 }

@@ -5,7 +5,7 @@ public enum RunError: Error, CustomStringConvertible {
     /// Usage or configuration error (2).
     case configuration(String)
     /// Cannot connect, bind or verify TLS; nothing written (3).
-    case connection(directory: String, LDAPError)
+    case connection(directory: String, url: String, LDAPError)
     /// Another run holds the lock (4).
     case locked(String)
     /// A safety limit tripped; nothing written (5).
@@ -29,7 +29,7 @@ public enum RunError: Error, CustomStringConvertible {
     public var description: String {
         switch self {
         case .configuration(let message): "configuration: \(message)"
-        case .connection(let directory, let error): "directory \(directory): \(error)"
+        case .connection(let directory, let url, let error): "directory \(directory) (\(url)): \(error); nothing was written and the cursor was not moved"
         case .locked(let message): message
         case .safetyLimit(let message): "safety limit: \(message)"
         case .stateStore(let message): "state store: \(message)"

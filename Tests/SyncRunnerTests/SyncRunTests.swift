@@ -57,7 +57,8 @@ import Testing
         let second = try environment.run()
         let summary = second.summaries[0]
         #expect(!summary.full)
-        #expect(summary.fetchedUsers == 3)
+        // The 3 modified users, and the 2 whose group membership changed (read again by id).
+        #expect(summary.fetchedUsers == 5)
         #expect(summary.fetchedGroups == 1)
         #expect(summary.updated == 3)
         #expect(summary.created == 1)  // person 20 is now synced
