@@ -42,6 +42,9 @@ public protocol AppStore: AnyObject {
     /// Applies every change in one transaction: all or nothing. `updatedAt`, when
     /// configured, is set to the current UTC time on every row written.
     func apply(_ changes: [AppChange]) throws
+    /// Applies the batches `next` returns, until it returns nil, in ONE transaction: all
+    /// or nothing, like ``apply(_:)``, without holding every change in memory.
+    func apply(streaming next: () throws -> [AppChange]?) throws
     /// Checks that the tables and columns exist with usable types; the error names what
     /// is missing.
     func validateSchema() throws

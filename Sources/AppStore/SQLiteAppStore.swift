@@ -175,16 +175,33 @@ public final class SQLiteAppStore: AppStore {
     /// its key, its position in the batch and SQLite's message, never a value.
     public func apply(_ changes: [AppChange]) throws {
         guard !changes.isEmpty else { return }
+        var delivered = false
+        try apply(streaming: {
+            defer { delivered = true }
+            return delivered ? nil : changes
+        }, count: changes.count)
+    }
+
+    public func apply(streaming next: () throws -> [AppChange]?) throws {
+        try apply(streaming: next, count: nil)
+    }
+
+    /// One transaction over every batch `next` returns until it returns nil.
+    private func apply(streaming next: () throws -> [AppChange]?, count: Int?) throws {
         let now = Self.iso8601UTC(secondsSince1970: Int64(Date().timeIntervalSince1970.rounded(.down)))
+        var applied = 0
         try entering {
             do {
                 try queue.inTransaction(.immediate) { db in
                     var batch = Batch(now: now, keyIsUnique: try keyIsUnique(db))
-                    for (offset, change) in changes.enumerated() {
-                        do {
-                            try write(change, batch: &batch, in: db)
-                        } catch {
-                            throw describeFailure(of: change, offset: offset, count: changes.count, error: error)
+                    while let changes = try next() {
+                        for change in changes {
+                            do {
+                                try write(change, batch: &batch, in: db)
+                            } catch {
+                                throw describeFailure(of: change, offset: applied, count: count, error: error)
+                            }
+                            applied += 1
                         }
                     }
                     return .commit
@@ -193,7 +210,7 @@ public final class SQLiteAppStore: AppStore {
                 throw error
             } catch {
                 throw mapError(
-                    error, operation: "apply \(changes.count) changes", busyTimeout: busyTimeout,
+                    error, operation: "apply \(count.map(String.init) ?? "\(applied)+") changes", busyTimeout: busyTimeout,
                     suffix: "nothing was written"
                 )
             }
@@ -509,7 +526,7 @@ extension SQLiteAppStore {
         return (indices, result)
     }
 
-    private func describeFailure(of change: AppChange, offset: Int, count: Int, error: any Error) -> AppStoreError {
+    private func describeFailure(of change: AppChange, offset: Int, count: Int?, error: any Error) -> AppStoreError {
         let operation: String
         switch change {
         case .create(let user): operation = "create user \(user.key.debugDescription)"
@@ -524,7 +541,7 @@ extension SQLiteAppStore {
         case .removeMembership(let user, let group):
             operation = "remove user \(user.debugDescription) from group \(group.debugDescription)"
         }
-        let suffix = "change \(offset + 1) of \(count); nothing was written"
+        let suffix = "change \(offset + 1)\(count.map { " of \($0)" } ?? ""); nothing was written"
         if let failure = error as? ChangeFailure {
             return AppStoreError(operation: operation, message: "\(failure.message) (\(suffix))")
         }

@@ -28,7 +28,11 @@ final class DirectoryRun {
     private var newestSeen: Timestamp?
     /// An entry's timestamp could not be parsed: the cursor must not pass it.
     private var holdCursor = false
-    private var appChanges: [AppChange] = []
+    /// App changes decided since the last flush; staged in LMDB batch by batch.
+    private var appBatch: [AppChange] = []
+    private var stagedAppBatches: UInt64 = 0
+    /// Users that lose at least one managed membership (the maxGroupRemovals count).
+    private var usersLosingMemberships = 0
     private var retryChanges: [[UInt8]: RetryRecord?] = [:]
     private var deactivationMarks: [String: Bool] = [:]
     private var retrySet: [[UInt8]: RetryRecord] = [:]
@@ -120,9 +124,13 @@ final class DirectoryRun {
             printPlanCounts()
             return
         }
-        if !appChanges.isEmpty {
+        if stagedAppBatches > 0 {
             do {
-                try app.apply(appChanges)
+                var sequence: UInt64 = 0
+                try app.apply(streaming: {
+                    defer { sequence += 1 }
+                    return try state.stagedAppChanges(directory.name, sequence: sequence)
+                })
             } catch {
                 // Nothing was written to the app (one transaction): nothing is committed,
                 // the cursor stays, and the next run redoes the work.
@@ -457,14 +465,22 @@ final class DirectoryRun {
         if retrySet[id] != nil { retryChanges[id] = .some(nil) }
         if plan.deactivated { deactivationMarks[plan.key] = true }
         if plan.reactivated { deactivationMarks[plan.key] = false }
-        if options.dryRun { printPlan(plan) }
-        appChanges += plan.changes
+        if !plan.removedGroups.isEmpty { usersLosingMemberships += 1 }
+        if options.dryRun { printPlan(plan) } else { appBatch += plan.changes }
     }
 
+    /// Stages the decided snapshots and app changes (never in a dry run), so memory holds
+    /// one batch of them.
     private func flushStaged() throws {
-        guard !stagedBatch.isEmpty else { return }
-        if !options.dryRun { try state?.stage(directory.name, users: stagedBatch) }
+        if !options.dryRun, let state {
+            try state.stage(directory.name, users: stagedBatch)
+            if !appBatch.isEmpty {
+                try state.stageAppChanges(directory.name, appBatch, sequence: stagedAppBatches)
+                stagedAppBatches += 1
+            }
+        }
         stagedBatch.removeAll(keepingCapacity: true)
+        appBatch.removeAll(keepingCapacity: true)
     }
 
     // MARK: Deletions (SPEC I5)
@@ -545,9 +561,7 @@ final class DirectoryRun {
             try state?.discardStaged(directory.name)
             throw RunError.safetyLimit("directory \(directory.name): \(summary.deactivated) of \(managed) managed users would be deactivated, more than maxDeactivations allows (\(allowedDeactivations)); nothing was written. Check the directory, then run with --force to apply")
         }
-        let removals = Set(appChanges.compactMap { change -> String? in
-            if case .removeMembership(let user, _) = change { return user } else { return nil }
-        }).count
+        let removals = usersLosingMemberships
         let allowedRemovals = limits.maxGroupRemovals.allowed(outOf: managed)
         if removals > allowedRemovals {
             try state?.discardStaged(directory.name)

@@ -243,3 +243,104 @@ public struct RunRecord: Sendable, Equatable {
     public var full: Bool
     public var counts: [String: Int]
 }
+
+/// The app changes a run stages in LMDB until its one app transaction, so that memory
+/// holds a batch of them, not the run's.
+enum AppChangeRecords {
+    static func encode(_ changes: [AppChange]) -> [UInt8] {
+        var writer = ByteWriter(capacity: 64 * changes.count)
+        writer.writeByte(StateRecords.version)
+        writer.writeCount(changes.count)
+        for change in changes {
+            switch change {
+            case .create(let user):
+                writer.writeByte(0)
+                writer.writeLengthPrefixed(user.key)
+                writer.writeByte((user.managed ? 1 : 0) | (user.active ? 2 : 0))
+                writeValues(user.values, to: &writer)
+            case .update(let key, let values):
+                writer.writeByte(1)
+                writer.writeLengthPrefixed(key)
+                writeValues(values, to: &writer)
+            case .setManaged(let key, let managed):
+                writer.writeByte(2); writer.writeLengthPrefixed(key); writer.writeByte(managed ? 1 : 0)
+            case .setActive(let key, let active):
+                writer.writeByte(3); writer.writeLengthPrefixed(key); writer.writeByte(active ? 1 : 0)
+            case .rename(let from, let to):
+                writer.writeByte(4); writer.writeLengthPrefixed(from); writer.writeLengthPrefixed(to)
+            case .addMembership(let user, let group):
+                writer.writeByte(5); writer.writeLengthPrefixed(user); writer.writeLengthPrefixed(group)
+            case .removeMembership(let user, let group):
+                writer.writeByte(6); writer.writeLengthPrefixed(user); writer.writeLengthPrefixed(group)
+            }
+        }
+        return writer.bytes
+    }
+
+    static func decode(_ bytes: [UInt8]) throws(RecordDecodingError) -> [AppChange] {
+        var reader = ByteReader(bytes)
+        guard try reader.readByte() == StateRecords.version else { throw RecordDecodingError(.unsupportedVersion, at: 0) }
+        var changes: [AppChange] = []
+        let count = try reader.readCount(minimumItemSize: 2)
+        changes.reserveCapacity(count)
+        for _ in 0..<count {
+            let tag = try reader.readByte()
+            switch tag {
+            case 0:
+                let key = try reader.readLengthPrefixedString()
+                let flags = try reader.readByte()
+                changes.append(.create(AppUser(key: key, managed: flags & 1 != 0, active: flags & 2 != 0, values: try readValues(&reader))))
+            case 1:
+                let key = try reader.readLengthPrefixedString()
+                changes.append(.update(key: key, values: try readValues(&reader)))
+            case 2:
+                let key = try reader.readLengthPrefixedString()
+                changes.append(.setManaged(key: key, try reader.readByte() == 1))
+            case 3:
+                let key = try reader.readLengthPrefixedString()
+                changes.append(.setActive(key: key, try reader.readByte() == 1))
+            case 4:
+                let from = try reader.readLengthPrefixedString()
+                changes.append(.rename(from: from, to: try reader.readLengthPrefixedString()))
+            case 5:
+                let user = try reader.readLengthPrefixedString()
+                changes.append(.addMembership(user: user, group: try reader.readLengthPrefixedString()))
+            case 6:
+                let user = try reader.readLengthPrefixedString()
+                changes.append(.removeMembership(user: user, group: try reader.readLengthPrefixedString()))
+            default:
+                throw RecordDecodingError(.unsupportedVersion, at: reader.offset)
+            }
+        }
+        try reader.expectEnd()
+        return changes
+    }
+
+    private static func writeValues(_ values: [String: AppValue], to writer: inout ByteWriter) {
+        writer.writeCount(values.count)
+        for (column, value) in values.sorted(by: { $0.key < $1.key }) {
+            writer.writeLengthPrefixed(column)
+            switch value {
+            case .null: writer.writeByte(0)
+            case .text(let text): writer.writeByte(1); writer.writeLengthPrefixed(text)
+            case .integer(let number): writer.writeByte(2); writer.writeVarint(UInt64(bitPattern: number))
+            case .blob(let bytes): writer.writeByte(3); writer.writeLengthPrefixed(bytes)
+            }
+        }
+    }
+
+    private static func readValues(_ reader: inout ByteReader) throws(RecordDecodingError) -> [String: AppValue] {
+        var values: [String: AppValue] = [:]
+        for _ in 0..<(try reader.readCount(minimumItemSize: 2)) {
+            let column = try reader.readLengthPrefixedString()
+            switch try reader.readByte() {
+            case 0: values[column] = .null
+            case 1: values[column] = .text(try reader.readLengthPrefixedString())
+            case 2: values[column] = .integer(Int64(bitPattern: try reader.readVarint()))
+            case 3: values[column] = .blob(try reader.readLengthPrefixedBytes())
+            default: throw RecordDecodingError(.unsupportedVersion, at: reader.offset)
+            }
+        }
+        return values
+    }
+}

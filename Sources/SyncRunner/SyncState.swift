@@ -21,6 +21,7 @@ final class SyncState {
     private let deactivated: Database
     private let runs: Database
     private let pending: Database
+    private let pendingApp: Database
 
     init(path: String) throws {
         environment = try Environment(path: path, maxDatabases: 16)
@@ -33,6 +34,7 @@ final class SyncState {
         deactivated = try environment.database(named: "deactivated")
         runs = try environment.database(named: "runs")
         pending = try environment.database(named: "pending")
+        pendingApp = try environment.database(named: "pendingApp")
     }
 
     static func prefix(_ directory: String) -> [UInt8] { Array(directory.utf8) + [0] }
@@ -164,9 +166,34 @@ final class SyncState {
         }
     }
 
+    /// Stages a batch of app changes (numbered `sequence`) until the run's one app
+    /// transaction reads them back with ``stagedAppChanges(_:from:)``.
+    func stageAppChanges(_ directory: String, _ changes: [AppChange], sequence: UInt64) throws {
+        guard !changes.isEmpty else { return }
+        try environment.write { txn in
+            try txn.put(AppChangeRecords.encode(changes), forKey: Self.prefix(directory) + Self.bigEndian(sequence), in: pendingApp)
+        }
+    }
+
+    /// The staged app-change batch numbered `sequence`, or nil past the last one.
+    func stagedAppChanges(_ directory: String, sequence: UInt64) throws -> [AppChange]? {
+        try environment.read { txn in
+            try txn.get(Self.prefix(directory) + Self.bigEndian(sequence), in: pendingApp).map { bytes in
+                try decode("staged app changes") { try AppChangeRecords.decode(bytes) }
+            }
+        }
+    }
+
+    private static func bigEndian(_ number: UInt64) -> [UInt8] {
+        withUnsafeBytes(of: number.bigEndian) { Array($0) }
+    }
+
     /// Drops what an earlier run staged but never committed.
     func discardStaged(_ directory: String) throws {
-        try environment.write { txn in _ = try txn.removeAll(in: pending, range: .prefix(Self.prefix(directory))) }
+        try environment.write { txn in
+            _ = try txn.removeAll(in: pending, range: .prefix(Self.prefix(directory)))
+            _ = try txn.removeAll(in: pendingApp, range: .prefix(Self.prefix(directory)))
+        }
     }
 
     /// Everything a run changes besides the staged users.
@@ -202,6 +229,7 @@ final class SyncState {
                 from = last + [0]
             }
             _ = try txn.removeAll(in: pending, range: all)
+            _ = try txn.removeAll(in: pendingApp, range: all)
             for (id, group) in commit.groups {
                 if let group { try txn.put(StateRecords.encode(group), forKey: Self.key(directory, id), in: groups) }
                 else { _ = try txn.delete(Self.key(directory, id), in: groups) }
