@@ -62,8 +62,12 @@ public final class Environment {
     ///     reasonable start: writes grow it as needed, and an existing environment keeps
     ///     at least the size its data needs.
     ///   - maxDatabases: how many named databases ``database(named:)`` may open.
+    ///   - durable: `false` opens the environment with `MDB_NOSYNC | MDB_NOMETASYNC`:
+    ///     commits are not flushed to disk, so a system crash may lose or damage recent
+    ///     data. Only for scratch data that is thrown away after a crash anyway.
     /// - Throws: ``LMDBError``.
-    public init(path: String, mapSize: Int = Environment.defaultMapSize, maxDatabases: Int = Environment.defaultMaxDatabases) throws {
+    public init(path: String, mapSize: Int = Environment.defaultMapSize, maxDatabases: Int = Environment.defaultMaxDatabases,
+                durable: Bool = true) throws {
         guard mapSize > 0 else {
             throw LMDBError(operation: "mdb_env_set_mapsize", code: .invalidArgument, path: path)
         }
@@ -71,7 +75,7 @@ public final class Environment {
             throw LMDBError(operation: "mdb_env_set_maxdbs", code: .invalidArgument, path: path)
         }
         try Self.createDirectory(path)
-        self.handle = try Self.open(path: path, mapSize: mapSize, maxDatabases: maxDatabases)
+        self.handle = try Self.open(path: path, mapSize: mapSize, maxDatabases: maxDatabases, durable: durable)
         self.path = path
     }
 
@@ -87,7 +91,7 @@ public final class Environment {
 
     /// Creates, configures and opens the `MDB_env`, closing it again if any step fails
     /// (`mdb_env_open` requires `mdb_env_close` after a failure).
-    private static func open(path: String, mapSize: Int, maxDatabases: MDB_dbi) throws -> OpaquePointer {
+    private static func open(path: String, mapSize: Int, maxDatabases: MDB_dbi, durable: Bool) throws -> OpaquePointer {
         var created: OpaquePointer?
         try check(mdb_env_create(&created), "mdb_env_create", path: path)
         guard let env = created else { preconditionFailure("mdb_env_create succeeded without a handle") }
@@ -96,7 +100,8 @@ public final class Environment {
 
         try check(mdb_env_set_mapsize(env, mapSize), "mdb_env_set_mapsize", path: path)
         try check(mdb_env_set_maxdbs(env, maxDatabases), "mdb_env_set_maxdbs", path: path)
-        try check(mdb_env_open(env, path, UInt32(MDB_NOTLS), 0o600), "mdb_env_open", path: path)
+        let flags = UInt32(MDB_NOTLS) | (durable ? 0 : UInt32(MDB_NOSYNC) | UInt32(MDB_NOMETASYNC))
+        try check(mdb_env_open(env, path, flags, 0o600), "mdb_env_open", path: path)
         var dead: Int32 = 0
         try check(mdb_reader_check(env, &dead), "mdb_reader_check", path: path)
         opened = true

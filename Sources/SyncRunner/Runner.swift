@@ -60,7 +60,7 @@ public final class SyncRunner {
         let lock = options.dryRun ? nil : try RunLock(directory: configuration.statePath)
         let state: SyncState
         do {
-            state = try SyncState(path: configuration.statePath)
+            state = try SyncState(path: configuration.statePath, staging: !options.dryRun)
         } catch {
             throw .stateStore("cannot open \(configuration.statePath): \(error)")
         }

@@ -1,15 +1,19 @@
 import DirectoryModel
 import StateStore
 import SyncEngine
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The state store of SPEC §1: snapshots, cursors, the retry set and the run history, in
 /// one LMDB environment. Keys of per-directory databases start with the directory name
 /// and a NUL byte.
 ///
-/// During a run, new snapshots are *staged* in a pending database in small transactions
-/// (so memory stays bounded); ``commit(_:)`` then moves them into place together with the
-/// cursor, the group snapshots and the retry set in ONE write transaction (SPEC I1). A run
-/// that dies before that leaves only staged records, which the next run discards.
+/// During a run, new snapshots and app changes are *staged* batch by batch (so memory
+/// stays bounded) in a separate scratch environment, `<state>/staging`, whose commits are
+/// not flushed to disk: staged data is thrown away after any crash anyway.
+/// ``commit(_:)`` then moves the snapshots into place together with the cursor, the group
+/// snapshots and the retry set in ONE durable write transaction (SPEC I1).
 final class SyncState {
     let environment: Environment
     private let users: Database
@@ -20,10 +24,14 @@ final class SyncState {
     private let retry: Database
     private let deactivated: Database
     private let runs: Database
-    private let pending: Database
-    private let pendingApp: Database
+    /// The scratch environment of a run (nil for the commands that only read or set the
+    /// cursor).
+    private let staging: Environment?
+    private let pending: Database?
+    private let pendingApp: Database?
 
-    init(path: String) throws {
+    /// - Parameter staging: open the scratch environment a run stages into.
+    init(path: String, staging: Bool = false) throws {
         environment = try Environment(path: path, maxDatabases: 16)
         users = try environment.database(named: "users")
         userDNs = try environment.database(named: "userDNs")
@@ -33,8 +41,33 @@ final class SyncState {
         retry = try environment.database(named: "retry")
         deactivated = try environment.database(named: "deactivated")
         runs = try environment.database(named: "runs")
-        pending = try environment.database(named: "pending")
-        pendingApp = try environment.database(named: "pendingApp")
+        if staging {
+            let scratch = try SyncState.openStaging(path + "/staging")
+            self.staging = scratch
+            pending = try scratch.database(named: "pending")
+            pendingApp = try scratch.database(named: "pendingApp")
+        } else {
+            self.staging = nil
+            pending = nil
+            pendingApp = nil
+        }
+    }
+
+    /// Opens the scratch environment; one a system crash damaged is removed and made anew.
+    private static func openStaging(_ path: String) throws -> Environment {
+        do {
+            return try Environment(path: path, maxDatabases: 4, durable: false)
+        } catch {
+            for file in ["data.mdb", "lock.mdb"] { unlink(path + "/" + file) }
+            return try Environment(path: path, maxDatabases: 4, durable: false)
+        }
+    }
+
+    private func scratch() throws -> (Environment, Database, Database) {
+        guard let staging, let pending, let pendingApp else {
+            throw StateCorruption(what: "the staging area", reason: "not opened for this command")
+        }
+        return (staging, pending, pendingApp)
     }
 
     static func prefix(_ directory: String) -> [UInt8] { Array(directory.utf8) + [0] }
@@ -158,7 +191,8 @@ final class SyncState {
     /// Stages new snapshots (nil: the user is gone) for the commit.
     func stage(_ directory: String, users staged: [([UInt8], UserSnapshot?)]) throws {
         guard !staged.isEmpty else { return }
-        try environment.write { txn in
+        let (staging, pending, _) = try scratch()
+        try staging.write { txn in
             for (id, snapshot) in staged {
                 let record: [UInt8] = snapshot.map { [1] + StateRecords.encode($0) } ?? [0]
                 try txn.put(record, forKey: Self.key(directory, id), in: pending)
@@ -170,14 +204,16 @@ final class SyncState {
     /// transaction reads them back with ``stagedAppChanges(_:from:)``.
     func stageAppChanges(_ directory: String, _ changes: [AppChange], sequence: UInt64) throws {
         guard !changes.isEmpty else { return }
-        try environment.write { txn in
+        let (staging, _, pendingApp) = try scratch()
+        try staging.write { txn in
             try txn.put(AppChangeRecords.encode(changes), forKey: Self.prefix(directory) + Self.bigEndian(sequence), in: pendingApp)
         }
     }
 
     /// The staged app-change batch numbered `sequence`, or nil past the last one.
     func stagedAppChanges(_ directory: String, sequence: UInt64) throws -> [AppChange]? {
-        try environment.read { txn in
+        let (staging, _, pendingApp) = try scratch()
+        return try staging.read { txn in
             try txn.get(Self.prefix(directory) + Self.bigEndian(sequence), in: pendingApp).map { bytes in
                 try decode("staged app changes") { try AppChangeRecords.decode(bytes) }
             }
@@ -190,7 +226,8 @@ final class SyncState {
 
     /// Drops what an earlier run staged but never committed.
     func discardStaged(_ directory: String) throws {
-        try environment.write { txn in
+        let (staging, pending, pendingApp) = try scratch()
+        try staging.write { txn in
             _ = try txn.removeAll(in: pending, range: .prefix(Self.prefix(directory)))
             _ = try txn.removeAll(in: pendingApp, range: .prefix(Self.prefix(directory)))
         }
@@ -212,15 +249,21 @@ final class SyncState {
     func commit(_ commit: Commit) throws {
         let directory = commit.directory
         let prefix = Self.prefix(directory)
+        let (staging, pending, _) = try scratch()
+        // Leftovers are harmless: every run discards what is staged before it starts.
+        defer { try? discardStaged(directory) }
         try environment.write { txn in
             // In chunks, so memory holds 1,000 staged records at a time, not the run's.
             let all = KeyRange.prefix(prefix)
             var from = all.lowerBound
             while true {
-                var staged: [([UInt8], [UInt8])] = []
-                try txn.forEach(in: pending, range: KeyRange(from: from, to: all.upperBound)) { key, value in
-                    staged.append((key, value))
-                    return staged.count < 1_000 ? .continue : .stop
+                let staged: [([UInt8], [UInt8])] = try staging.read { scratchTxn in
+                    var chunk: [([UInt8], [UInt8])] = []
+                    try scratchTxn.forEach(in: pending, range: KeyRange(from: from, to: all.upperBound)) { key, value in
+                        chunk.append((key, value))
+                        return chunk.count < 1_000 ? .continue : .stop
+                    }
+                    return chunk
                 }
                 for (key, record) in staged {
                     try applyStaged(directory, id: Array(key.dropFirst(prefix.count)), record: record, &txn)
@@ -228,8 +271,6 @@ final class SyncState {
                 guard let last = staged.last?.0, staged.count == 1_000 else { break }
                 from = last + [0]
             }
-            _ = try txn.removeAll(in: pending, range: all)
-            _ = try txn.removeAll(in: pendingApp, range: all)
             for (id, group) in commit.groups {
                 if let group { try txn.put(StateRecords.encode(group), forKey: Self.key(directory, id), in: groups) }
                 else { _ = try txn.delete(Self.key(directory, id), in: groups) }
