@@ -62,6 +62,9 @@ public struct SyncPolicy: Sendable, Hashable {
     public var autoDeactivate: Bool
     /// Tag an untagged app user whose key matches an in-scope LDAP user.
     public var adoptExisting: Bool
+    /// Fill in the display forms of attribute changes (`old → new`) for a plan; a run
+    /// that only writes leaves them empty and saves the work.
+    public var explain = true
 
     public init(attributes: [MappedAttribute], groups: GroupPolicy = .none, autoDeactivate: Bool = false, adoptExisting: Bool = false) {
         self.attributes = attributes

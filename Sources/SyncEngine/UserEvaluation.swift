@@ -153,7 +153,8 @@ public enum UserEvaluation {
             values[attribute.column] = value
             if value != .null {
                 plan.attributeChanges.append(AttributeChange(attribute: attribute.ldap, column: attribute.column, old: "(none)",
-                                                             new: ValueMapping.display(value, for: attribute), isReset: false))
+                                                             new: policy.explain ? ValueMapping.display(value, for: attribute) : "",
+                                                             isReset: false))
             }
         }
         plan.changes.append(.create(AppUser(key: user.key, managed: true, active: true, values: values)))
@@ -173,7 +174,8 @@ public enum UserEvaluation {
             updates[attribute.column] = want
             plan.attributeChanges.append(AttributeChange(
                 attribute: attribute.ldap, column: attribute.column,
-                old: ValueMapping.display(have, for: attribute), new: ValueMapping.display(want, for: attribute),
+                old: policy.explain ? ValueMapping.display(have, for: attribute) : "",
+                new: policy.explain ? ValueMapping.display(want, for: attribute) : "",
                 isReset: ldapUnchanged))
         }
         if !updates.isEmpty { plan.changes.append(.update(key: user.key, values: updates)) }

@@ -107,6 +107,7 @@ final class DirectoryRun {
             schema = nil
         }
         policy = try PolicyBuilder.policy(configuration, schema: schema)
+        policy.explain = options.dryRun
         if !options.dryRun { try state?.discardStaged(directory.name) }
         retrySet = try state?.retrySet(directory.name) ?? [:]
 
