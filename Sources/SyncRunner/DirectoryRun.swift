@@ -195,14 +195,18 @@ final class DirectoryRun {
 
     private func filter(_ configured: String, since: Timestamp?) throws -> String {
         guard let since else { return configured }
-        let base: Filter
         do {
-            base = try Filter(parsing: configured)
+            return try Self.incrementalFilter(configured, attribute: directory.timestamp.attribute, pattern: pattern, since: since)
         } catch {
             throw RunError.configuration("directories.\(directory.name): filter \(configured): \(error)")
         }
-        let bound = Filter.greaterOrEqual(directory.timestamp.attribute, pattern.format(since))
-        return Filter.and([base, bound]).description
+    }
+
+    /// `(&<filter>(<timestamp attribute>>=<since in the pattern>))` (SPEC §4), built from
+    /// parsed parts so every value is escaped.
+    static func incrementalFilter(_ configured: String, attribute: AttributeName, pattern: TimestampPattern, since: Timestamp) throws -> String {
+        let base = try Filter(parsing: configured)
+        return Filter.and([base, .greaterOrEqual(attribute, pattern.format(since))]).description
     }
 
     // MARK: Groups
