@@ -500,6 +500,7 @@ final class DirectoryRun {
         if since == nil {
             present = decided
         } else if directory.deletions == .everyRun {
+            CrashPoint.reach("before-deletion-listing")
             var listed: Set<[UInt8]> = []
             let request = SearchRequest(base: directory.users.base, scope: searchScope(directory.users.scope),
                                         filter: directory.users.filter, attributes: [directory.users.id.description],
@@ -615,13 +616,18 @@ func seconds(_ duration: Duration) -> Double {
     Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
 }
 
-/// Test-only crash points (SPEC I1 tests): in debug builds, `LDAPSYNC_CRASH_AT=NAME` kills
-/// the process with SIGKILL when the run reaches the point NAME.
+/// Test-only points (SPEC I1 and I5 tests), honoured in debug builds only:
+/// `LDAPSYNC_CRASH_AT=NAME` kills the process with SIGKILL when the run reaches the point
+/// NAME; `LDAPSYNC_STALL_AT=NAME` waits 3 seconds there, so a test can stop the server
+/// mid-run. Points: `before-deletion-listing`, `after-app-commit`.
 enum CrashPoint {
     static func reach(_ name: String) {
         #if DEBUG
         if let wanted = getenv("LDAPSYNC_CRASH_AT"), String(cString: wanted) == name {
             kill(getpid(), SIGKILL)
+        }
+        if let wanted = getenv("LDAPSYNC_STALL_AT"), String(cString: wanted) == name {
+            sleep(3)
         }
         #endif
     }

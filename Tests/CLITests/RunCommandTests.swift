@@ -133,3 +133,39 @@ final class CLIEnvironment {
         #expect(try environment.sqlite("select count(*) from users;") == "0\n")
     }
 }
+
+@Suite struct ServerStoppedMidRunTests {
+    @Test func aServerStoppedBeforeTheDeletionListingDeactivatesNobodyAndKeepsTheCursor() throws {
+        let environment = try CLIEnvironment(people: 6)
+        try environment.write("ldapsync.yaml", environment.configuration(extra: "users: { autoDeactivate: true }\nsafety: { maxDeactivations: 100% }"))
+        _ = try environment.ldapsync(["init"])
+        #expect(try environment.ldapsync(["run"]).status == 0)
+        let cursorBefore = try environment.ldapsync(["cursor", "show"]).output
+        usleep(2_100_000)
+        try environment.server.modify(ldif: """
+            dn: uid=\(Fixtures.personUID(1)),ou=people,\(environment.server.configuration.suffix)
+            changetype: delete
+            """)
+
+        // The run stalls after reading the changes; the server goes away meanwhile.
+        var stallEnvironment = ProcessInfo.processInfo.environment
+        stallEnvironment["LDAPSYNC_STALL_AT"] = "before-deletion-listing"
+        let server = environment.server  // SlapdServer is Sendable
+        let stopper = Thread {
+            usleep(1_000_000)
+            server.kill()
+        }
+        stopper.start()
+        let result = try environment.ldapsync(["run"], environment: stallEnvironment)
+        #expect(result.status == 3, "\(result.errors)")
+        #expect(result.errors.contains("serverDown") || result.errors.contains("connectError"), "\(result.errors)")
+        #expect(try environment.sqlite("select count(*) from users where active = 0;") == "0\n")
+
+        try environment.server.restart()
+        #expect(try environment.ldapsync(["cursor", "show"]).output == cursorBefore)
+        // With the server back, the deletion is found and applied.
+        let again = try environment.ldapsync(["run"])
+        #expect(again.status == 0, "\(again.errors)")
+        #expect(try environment.sqlite("select key from users where active = 0;") == "\(Fixtures.personUID(1))\n")
+    }
+}
