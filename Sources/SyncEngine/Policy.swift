@@ -21,13 +21,20 @@ public struct MappedAttribute: Sendable, Hashable {
     public var caseInsensitive: Bool
     /// Values are never shown in plans, logs or reports.
     public var sensitive: Bool
+    /// Which way the attribute flows (`from-ldap` by default).
+    public var direction: SyncDirection
+    /// How a conflict on this attribute is settled.
+    public var conflict: ConflictPolicy
 
-    public init(ldap: AttributeName, column: String, kind: ValueKind = .text, caseInsensitive: Bool = false, sensitive: Bool = false) {
+    public init(ldap: AttributeName, column: String, kind: ValueKind = .text, caseInsensitive: Bool = false, sensitive: Bool = false,
+                direction: SyncDirection = .fromLDAP, conflict: ConflictPolicy = .ldapWins) {
         self.ldap = ldap
         self.column = column
         self.kind = kind
         self.caseInsensitive = caseInsensitive
         self.sensitive = sensitive
+        self.direction = direction
+        self.conflict = conflict
     }
 }
 
@@ -65,6 +72,8 @@ public struct SyncPolicy: Sendable, Hashable {
     /// Fill in the display forms of attribute changes (`old → new`) for a plan; a run
     /// that only writes leaves them empty and saves the work.
     public var explain = true
+    /// `writeBack.enabled`: the global switch; no LDAP write happens without it.
+    public var writeBackEnabled = false
 
     public init(attributes: [MappedAttribute], groups: GroupPolicy = .none, autoDeactivate: Bool = false, adoptExisting: Bool = false) {
         self.attributes = attributes

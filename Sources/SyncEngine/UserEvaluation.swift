@@ -72,9 +72,50 @@ public struct UserPlan: Sendable, Hashable {
     public var deactivated = false
     /// The app changes, in order.
     public var changes: [AppChange] = []
+    /// Write-back: the LDAP changes for this user's entry (empty unless both switches
+    /// are on for an attribute).
+    public var ldapChanges: [LDAPAttributeChange] = []
+    /// App edits held back by a switch, with the reason (`plan` lists them).
+    public var pending: [PendingEdit] = []
+    /// Conflicts and how they were settled (every one is audited).
+    public var conflicts: [AttributeConflict] = []
+    /// The new agreed values (the snapshot's merge base) of the mapped attributes; an
+    /// attribute without an agreed value is absent.
+    public var agreed: [AttributeName: [[UInt8]]] = [:]
 
-    /// Whether anything is written for this user.
-    public var writes: Bool { !changes.isEmpty }
+    /// Whether anything is written for this user, on either side.
+    public var writes: Bool { !changes.isEmpty || !ldapChanges.isEmpty }
+}
+
+/// One attribute's change on the LDAP entry: value deltas for multi-valued attributes,
+/// replace for single-valued ones (SPEC §8).
+public struct LDAPAttributeChange: Sendable, Hashable {
+    public var attribute: AttributeName
+    /// nil: a delta (add/delete); otherwise replace all values with these.
+    public var replace: [[UInt8]]?
+    public var add: [[UInt8]]
+    public var delete: [[UInt8]]
+    /// Display forms for plans and the audit log (redacted for sensitive attributes).
+    public var old: String
+    public var new: String
+    /// LDAP had changed a to-ldap attribute and is reset to the app's value.
+    public var isReset: Bool
+}
+
+/// An app edit that is not written to LDAP, and why.
+public struct PendingEdit: Sendable, Hashable {
+    public var attribute: AttributeName
+    public var reason: String
+}
+
+/// A conflict: both sides changed an attribute differently since they last agreed.
+public struct AttributeConflict: Sendable, Hashable {
+    public var attribute: AttributeName
+    public var ldap: String
+    public var app: String
+    public var policy: ConflictPolicy
+    /// true: LDAP's value was taken; false: the app's; nil: `manual`, nothing written.
+    public var ldapWon: Bool?
 }
 
 /// A user that cannot be synced this run; reported, counted, and kept for a retry (I3).
@@ -102,6 +143,8 @@ public enum UserEvaluation {
         guard let user = state.directory else { return vanished(state, policy: policy, memberships: memberships) }
         let desired = memberships.desiredGroups(dnKey: user.dnKey, key: user.key, memberOf: user.memberOf)
         var plan = UserPlan(key: user.key, dn: user.dn, action: .none)
+        // Until a merge says otherwise, the snapshot keeps what LDAP holds.
+        plan.agreed = user.values
 
         // A renamed key: the app row follows (SPEC I6), memberships with it.
         var app = state.app
@@ -148,9 +191,10 @@ public enum UserEvaluation {
 
     private static func create(_ user: DirectoryUser, desired: Set<String>?, policy: SyncPolicy, plan: inout UserPlan) throws(EntryFailure) {
         var values: [String: AppValue] = [:]
-        for attribute in policy.attributes {
+        for attribute in policy.attributes where attribute.direction.flowsToApp {
             let value = try appValue(user, attribute)
             values[attribute.column] = value
+            plan.agreed[attribute.ldap] = user.values[attribute.ldap] ?? []
             if value != .null {
                 plan.attributeChanges.append(AttributeChange(attribute: attribute.ldap, column: attribute.column, old: "(none)",
                                                              new: policy.explain ? ValueMapping.display(value, for: attribute) : "",
@@ -158,27 +202,93 @@ public enum UserEvaluation {
             }
         }
         plan.changes.append(.create(AppUser(key: user.key, managed: true, active: true, values: values)))
+        for attribute in policy.attributes where !attribute.direction.flowsToApp { plan.agreed[attribute.ldap] = nil }
         plan.action = .create
         if let desired { addGroups(desired, to: &plan, key: user.key) }
     }
 
+    /// The three-way merge of every mapped attribute (SPEC §5): app updates, LDAP
+    /// changes (write-back), resets, pending edits, conflicts, and the new agreed values.
     private static func update(_ app: AppUser, user: DirectoryUser, snapshot: UserSnapshot?, policy: SyncPolicy, plan: inout UserPlan) throws(EntryFailure) {
         var updates: [String: AppValue] = [:]
+        let appTime = app.updatedAt.flatMap { try? Timestamp(iso8601: $0) }
+        plan.agreed = [:]
         for attribute in policy.attributes {
-            let want = try appValue(user, attribute)
             let have = app.values[attribute.column] ?? .null
-            guard !ValueMapping.appValue(have, matches: want, for: attribute) else { continue }
-            // LDAP unchanged since the snapshot, yet the app differs: the app edited a
-            // from-ldap attribute, and LDAP is authoritative for it (SPEC §5).
-            let ldapUnchanged = snapshot.map { ValueMapping.sameValues($0.values[attribute.ldap], user.values[attribute.ldap], for: attribute) } ?? false
-            updates[attribute.column] = want
-            plan.attributeChanges.append(AttributeChange(
-                attribute: attribute.ldap, column: attribute.column,
-                old: policy.explain ? ValueMapping.display(have, for: attribute) : "",
-                new: policy.explain ? ValueMapping.display(want, for: attribute) : "",
-                isReset: ldapUnchanged))
+            let ldap = user.values[attribute.ldap] ?? []
+            let appValues: [[UInt8]]
+            do { appValues = try ValueMapping.ldapValues(have, for: attribute) } catch {
+                throw EntryFailure(key: user.key, dn: user.dn, message: error.description)
+            }
+            let settings = AttributeMerge.Settings(direction: attribute.direction, conflict: attribute.conflict,
+                                                   multiValued: attribute.kind == .multiText,
+                                                   caseInsensitive: attribute.caseInsensitive, writeBackEnabled: policy.writeBackEnabled)
+            let input = AttributeMerge.Input(base: snapshot?.values[attribute.ldap], ldap: ldap, app: appValues,
+                                             ldapTime: user.timestamp, appTime: appTime)
+            let result = AttributeMerge.merge(input, settings)
+            if let base = result.base ?? snapshot?.values[attribute.ldap] { plan.agreed[attribute.ldap] = base }
+            record(result.event, attribute: attribute, ldap: ldap, app: have, policy: policy, plan: &plan)
+            if let target = result.app {
+                let want = try appValue(target, attribute, user)
+                if !ValueMapping.appValue(have, matches: want, for: attribute) {
+                    updates[attribute.column] = want
+                    plan.attributeChanges.append(AttributeChange(
+                        attribute: attribute.ldap, column: attribute.column,
+                        old: policy.explain ? ValueMapping.display(have, for: attribute) : "",
+                        new: policy.explain ? ValueMapping.display(want, for: attribute) : "",
+                        isReset: result.event == .appReset))
+                }
+            }
+            if let target = result.ldap {
+                plan.ldapChanges.append(ldapChange(attribute, from: ldap, to: target, isReset: result.event == .ldapReset, policy: policy))
+            }
         }
         if !updates.isEmpty { plan.changes.append(.update(key: user.key, values: updates)) }
+    }
+
+    private static func record(_ event: AttributeMerge.Event, attribute: MappedAttribute, ldap: [[UInt8]], app: AppValue,
+                               policy: SyncPolicy, plan: inout UserPlan) {
+        switch event {
+        case .pending(let reason):
+            plan.pending.append(PendingEdit(attribute: attribute.ldap, reason: reason))
+        case .conflict(let conflictPolicy, let ldapWon):
+            let ldapText = (try? ValueMapping.appValue(ldap, for: attribute)).map { ValueMapping.display($0, for: attribute) } ?? "<\(ldap.count) values>"
+            plan.conflicts.append(AttributeConflict(attribute: attribute.ldap, ldap: ldapText,
+                                                    app: ValueMapping.display(app, for: attribute), policy: conflictPolicy, ldapWon: ldapWon))
+        default:
+            break
+        }
+    }
+
+    /// Value deltas for multi-valued attributes, replace for single-valued ones.
+    private static func ldapChange(_ attribute: MappedAttribute, from current: [[UInt8]], to target: [[UInt8]], isReset: Bool,
+                                   policy: SyncPolicy) -> LDAPAttributeChange {
+        let display = { (values: [[UInt8]]) -> String in
+            guard policy.explain else { return "" }
+            return (try? ValueMapping.appValue(values, for: attribute)).map { ValueMapping.display($0, for: attribute) } ?? "<\(values.count) values>"
+        }
+        guard attribute.kind == .multiText else {
+            return LDAPAttributeChange(attribute: attribute.ldap, replace: target, add: [], delete: [],
+                                       old: display(current), new: display(target), isReset: isReset)
+        }
+        let fold = { (value: [UInt8]) -> [UInt8] in
+            guard attribute.caseInsensitive, let text = String(validating: value, as: UTF8.self) else { return value }
+            return Array(text.lowercased().utf8)
+        }
+        let currentKeys = Set(current.map(fold))
+        let targetKeys = Set(target.map(fold))
+        return LDAPAttributeChange(attribute: attribute.ldap, replace: nil,
+                                   add: target.filter { !currentKeys.contains(fold($0)) },
+                                   delete: current.filter { !targetKeys.contains(fold($0)) },
+                                   old: display(current), new: display(target), isReset: isReset)
+    }
+
+    private static func appValue(_ values: [[UInt8]], _ attribute: MappedAttribute, _ user: DirectoryUser) throws(EntryFailure) -> AppValue {
+        do {
+            return try ValueMapping.appValue(values, for: attribute)
+        } catch {
+            throw EntryFailure(key: user.key, dn: user.dn, message: error.description)
+        }
     }
 
     private static func vanished(_ state: UserState, policy: SyncPolicy, memberships: MembershipIndex) -> UserPlan {

@@ -34,6 +34,23 @@ public enum ValueMapping {
         return text
     }
 
+    /// The LDAP values an app column value stands for: the inverse of
+    /// ``appValue(_:for:)`` (NULL and empty text: no values).
+    public static func ldapValues(_ value: AppValue, for attribute: MappedAttribute) throws(ValueError) -> [[UInt8]] {
+        switch value {
+        case .null: return []
+        case .blob(let bytes): return [bytes]
+        case .integer(let number): return [Array(String(number).utf8)]
+        case .text(let text):
+            guard attribute.kind == .multiText else { return text.isEmpty ? [] : [Array(text.utf8)] }
+            do {
+                return try JSONStringArray.decode(text).map { Array($0.utf8) }
+            } catch {
+                throw ValueError(attribute: attribute.ldap, message: "the app column \(attribute.column) is \(error)")
+            }
+        }
+    }
+
     /// Whether the app holds `want` already, by the attribute's equality rule: text
     /// case-insensitively for caseIgnore attributes, JSON arrays as sets, bytes exactly.
     public static func appValue(_ have: AppValue, matches want: AppValue, for attribute: MappedAttribute) -> Bool {

@@ -43,6 +43,20 @@ final class DirectoryRun {
     /// App keys already decided as gone from the directory.
     private var vanishedKeys: Set<String> = []
     private var stagedBatch: [([UInt8], UserSnapshot?)] = []
+    /// The read connection (also the write connection when there is no `writeBind`).
+    private var readConnection: LDAPConnection?
+    /// Write-back operations decided in this run, sent after the app transaction.
+    private var ldapWrites: [LDAPWrite] = []
+
+    struct LDAPWrite {
+        var id: [UInt8]
+        var dn: String
+        var key: String
+        var changes: [LDAPAttributeChange]
+        /// The snapshot before this run: put back when the write fails, so the edit is
+        /// merged again next run (I3).
+        var previous: UserSnapshot?
+    }
 
     init(configuration: Configuration, directory: DirectoryConfiguration, state: SyncState?, app: any AppStore,
          options: RunOptions, logger: Logger, output: @escaping (String) -> Void, isInterrupted: @escaping () -> Bool) {
@@ -99,6 +113,7 @@ final class DirectoryRun {
         if let reason = summary.fullReason, summary.full { output("\(directory.name): full run: \(reason)") }
 
         let connection = try DirectorySession.connect(directory, configurationFile: configuration.sourcePath, logger: logger)
+        readConnection = connection
         let schema: Schema?
         do {
             schema = try connection.readSchema()
@@ -141,6 +156,8 @@ final class DirectoryRun {
             }
         }
         CrashPoint.reach("after-app-commit")
+        try writeBack()
+        CrashPoint.reach("after-ldap-writes")
 
         let newCursor = nextCursor(stored: stored?.cursor)
         summary.cursorAfter = newCursor.map(displayCursor)
@@ -457,7 +474,12 @@ final class DirectoryRun {
             do {
                 let plan = try UserEvaluation.evaluate(state, policy: policy, memberships: memberships)
                 record(plan, id: user.id)
-                stagedBatch.append((user.id, UserSnapshot(user)))
+                var agreed = UserSnapshot(user)
+                agreed.values = plan.agreed
+                stagedBatch.append((user.id, agreed))
+                if !plan.ldapChanges.isEmpty, !options.dryRun {
+                    ldapWrites.append(LDAPWrite(id: user.id, dn: user.dn, key: user.key, changes: plan.ldapChanges, previous: snapshot))
+                }
             } catch {
                 fail(id: user.id, key: user.key, dn: user.dn, error.message)
             }
@@ -467,6 +489,10 @@ final class DirectoryRun {
 
     private func record(_ plan: UserPlan, id: [UInt8]) {
         summary.count(plan)
+        for conflict in plan.conflicts {
+            logger.notice("conflict on \(conflict.attribute): LDAP \(conflict.ldap), app \(conflict.app); \(conflict.ldapWon.map { $0 ? "LDAP's value kept" : "the app's value kept" } ?? "manual: nothing written")",
+                          metadata: ["sync.key": "\(plan.key)"])
+        }
         if retrySet[id] != nil { retryChanges[id] = .some(nil) }
         if plan.deactivated { deactivationMarks[plan.key] = true }
         if plan.reactivated { deactivationMarks[plan.key] = false }
@@ -556,6 +582,85 @@ final class DirectoryRun {
         }
     }
 
+    // MARK: Write-back (SPEC §8)
+
+    /// Sends the write-back changes with the write principal, several in flight; each
+    /// failure is classified, reported, and its entry kept for a retry (I3) with its old
+    /// snapshot, so the edit is merged again next run.
+    private func writeBack() throws {
+        guard !ldapWrites.isEmpty, let state else { return }
+        let connection: LDAPConnection
+        do {
+            if let writeBind = directory.writeBind {
+                connection = try DirectorySession.connect(directory, configurationFile: configuration.sourcePath, logger: logger, as: writeBind)
+            } else if let readConnection {
+                connection = readConnection
+            } else {
+                return
+            }
+        } catch {
+            for write in ldapWrites { failWrite(write, "WRITE_FAILED: the write principal cannot bind: \(error)") }
+            try restorePrevious(ldapWrites, state)
+            return
+        }
+        var remaining = ldapWrites
+        var failed: [LDAPWrite] = []
+        for attempt in 0..<3 {
+            var transient: [LDAPWrite] = []
+            let operations = remaining.map { WriteOperation.modify(dn: $0.dn, modifications: modifications($0.changes)) }
+            connection.pipeline(operations, window: 32) { index, result in
+                let write = remaining[index]
+                switch result {
+                case .success:
+                    summary.writtenBack += 1
+                case .failure(let error):
+                    let kind = Self.classify(error.code)
+                    if kind == "TRANSIENT", attempt < 2 {
+                        transient.append(write)
+                    } else {
+                        failWrite(write, "\(kind): \(error)")
+                        failed.append(write)
+                    }
+                }
+            }
+            guard !transient.isEmpty else { break }
+            usleep(UInt32(500_000 << attempt))
+            if !connection.isAlive { try? connection.reconnect() }
+            remaining = transient
+        }
+        try restorePrevious(failed, state)
+    }
+
+    private func failWrite(_ write: LDAPWrite, _ message: String) {
+        fail(id: write.id, key: write.key, dn: write.dn, message)
+    }
+
+    private func restorePrevious(_ writes: [LDAPWrite], _ state: SyncState) throws {
+        guard !writes.isEmpty else { return }
+        try state.stage(directory.name, users: writes.map { ($0.id, $0.previous) })
+    }
+
+    private func modifications(_ changes: [LDAPAttributeChange]) -> [Modification] {
+        changes.flatMap { change -> [Modification] in
+            if let replace = change.replace { return [Modification(.replace, change.attribute, values: replace)] }
+            var result: [Modification] = []
+            if !change.delete.isEmpty { result.append(Modification(.delete, change.attribute, values: change.delete)) }
+            if !change.add.isEmpty { result.append(Modification(.add, change.attribute, values: change.add)) }
+            return result
+        }
+    }
+
+    /// SPEC §8's error classes.
+    static func classify(_ code: LDAPResultCode) -> String {
+        switch code {
+        case .insufficientAccessRights, .unwillingToPerform: "WRITE_FAILED"
+        case .objectClassViolation, .undefinedAttributeType, .invalidAttributeSyntax, .constraintViolation: "SCHEMA_VIOLATION"
+        case .noSuchObject: "ENTRY_GONE"
+        case .busy, .unavailable, .serverDown, .timeout, .connectError: "TRANSIENT"
+        default: "WRITE_FAILED"
+        }
+    }
+
     // MARK: Safety (SPEC §3 safety)
 
     private func checkSafetyLimits() throws {
@@ -578,7 +683,7 @@ final class DirectoryRun {
     // MARK: Plan output
 
     private func printPlan(_ plan: UserPlan) {
-        guard plan.writes || plan.action == .skippedUntagged else { return }
+        guard plan.writes || plan.action == .skippedUntagged || !plan.pending.isEmpty || !plan.conflicts.isEmpty else { return }
         let dn = plan.dn.map { " (\($0))" } ?? ""
         switch plan.action {
         case .create: output("+ \(plan.key)\(dn)")
@@ -591,6 +696,14 @@ final class DirectoryRun {
         if plan.reactivated { output("    active: 0 → 1") }
         for change in plan.attributeChanges {
             output("    \(change.attribute): \(change.old) → \(change.new)\(change.isReset ? " (app edit reset: LDAP is authoritative)" : "")")
+        }
+        for change in plan.ldapChanges {
+            output("    LDAP \(change.attribute): \(change.old) → \(change.new)\(change.isReset ? " (LDAP edit reset: the app is authoritative)" : "")")
+        }
+        for pending in plan.pending { output("    \(pending.attribute): app edit pending, not written to LDAP (\(pending.reason))") }
+        for conflict in plan.conflicts {
+            let outcome = conflict.ldapWon.map { $0 ? "LDAP's value kept" : "the app's value kept" } ?? "manual: nothing written until resolved"
+            output("    \(conflict.attribute): conflict, LDAP \(conflict.ldap) vs app \(conflict.app): \(outcome)")
         }
         for group in plan.addedGroups { output("    + group \(group)") }
         for group in plan.removedGroups { output("    - group \(group)") }

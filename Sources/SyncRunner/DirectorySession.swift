@@ -7,14 +7,17 @@ import SyncEngine
 /// Connecting and binding to one configured directory, with the security rules of
 /// SPEC §12 applied before any password leaves the process.
 enum DirectorySession {
-    static func connect(_ directory: DirectoryConfiguration, configurationFile: String, logger: Logger) throws(RunError) -> LDAPConnection {
+    /// Connects and binds with the read principal, or with `bind` (the write principal).
+    static func connect(_ directory: DirectoryConfiguration, configurationFile: String, logger: Logger,
+                        as principal: BindConfiguration? = nil) throws(RunError) -> LDAPConnection {
+        let bind = principal ?? directory.bind
         let secure = directory.startTLS || directory.url.lowercased().hasPrefix("ldaps:") || LDAPURL.isLocal(directory.url)
         guard secure || directory.allowPlaintext else {
             throw .configuration("directory \(directory.name): a simple bind over plain ldap:// to \(directory.url) would send the password unencrypted; use ldaps://, set startTLS: true, or (on a trusted network only) allowPlaintext: true")
         }
         let password: Secret
         do {
-            password = try directory.bind.password.read(keyPath: "directories.\(directory.name).bind", configurationFile: configurationFile)
+            password = try bind.password.read(keyPath: "directories.\(directory.name).\(principal == nil ? "bind" : "writeBind")", configurationFile: configurationFile)
         } catch {
             throw .configuration(error.description)
         }
@@ -28,7 +31,7 @@ enum DirectorySession {
             var connectionLogger = logger
             connectionLogger[metadataKey: "ldap.directory"] = "\(directory.name)"
             let connection = try LDAPConnection(url: directory.url, options: options, logger: connectionLogger)
-            try connection.bind(dn: directory.bind.dn, password: password)
+            try connection.bind(dn: bind.dn, password: password)
             return connection
         } catch {
             throw .connection(directory: directory.name, url: directory.url, error)
@@ -44,7 +47,8 @@ enum PolicyBuilder {
                 ldap: mapping.ldap, column: mapping.app,
                 kind: mapping.binary ? .binary : mapping.multiValued ? .multiText : .text,
                 caseInsensitive: !mapping.binary && (schema?.attributeType(mapping.ldap)?.isCaseInsensitive ?? false),
-                sensitive: mapping.sensitive)
+                sensitive: mapping.sensitive,
+                direction: direction(mapping.direction), conflict: conflict(mapping.conflict))
         }
         let groups: GroupPolicy
         switch configuration.groups {
@@ -61,8 +65,27 @@ enum PolicyBuilder {
             }
             groups = .rules(mapped)
         }
-        return SyncPolicy(attributes: attributes, groups: groups,
-                          autoDeactivate: configuration.users.autoDeactivate, adoptExisting: configuration.users.adoptExisting)
+        var policy = SyncPolicy(attributes: attributes, groups: groups,
+                                autoDeactivate: configuration.users.autoDeactivate, adoptExisting: configuration.users.adoptExisting)
+        policy.writeBackEnabled = configuration.writeBack.enabled
+        return policy
+    }
+
+    private static func direction(_ direction: SyncConfig.SyncDirection) -> SyncEngine.SyncDirection {
+        switch direction {
+        case .fromLDAP: .fromLDAP
+        case .toLDAP: .toLDAP
+        case .both: .both
+        }
+    }
+
+    private static func conflict(_ policy: SyncConfig.ConflictPolicy) -> SyncEngine.ConflictPolicy {
+        switch policy {
+        case .ldapWins: .ldapWins
+        case .appWins: .appWins
+        case .newest: .newest
+        case .manual: .manual
+        }
     }
 
     /// What the snapshot covers of the mapping; an item it has never seen forces one full

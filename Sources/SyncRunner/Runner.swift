@@ -26,7 +26,7 @@ public struct RunOptions: Sendable {
 public struct RunOutcome: Sendable {
     public var summaries: [DirectorySummary]
     /// 0, or 1 when entries failed or conflicts are pending.
-    public var exitCode: Int32 { summaries.contains { !$0.failures.isEmpty || $0.conflicts > 0 } ? 1 : 0 }
+    public var exitCode: Int32 { summaries.contains { !$0.failures.isEmpty || $0.pendingConflicts > 0 } ? 1 : 0 }
 }
 
 /// One run: for each directory, read the cursor, fetch what changed, decide with the

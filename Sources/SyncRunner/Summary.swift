@@ -22,6 +22,8 @@ public struct DirectorySummary: Sendable {
     public var membershipsRemoved = 0
     public var writtenBack = 0
     public var conflicts = 0
+    /// Manual conflicts left for an administrator (exit 1).
+    public var pendingConflicts = 0
     public var failures: [EntryFailure] = []
     public var cursorBefore: String?
     public var cursorAfter: String?
@@ -47,6 +49,8 @@ public struct DirectorySummary: Sendable {
         if plan.reactivated { reactivated += 1 }
         if plan.renamedFrom != nil { renamed += 1 }
         if plan.adopted { adopted += 1 }
+        conflicts += plan.conflicts.count
+        pendingConflicts += plan.conflicts.filter { $0.ldapWon == nil }.count
         membershipsAdded += plan.addedGroups.count
         membershipsRemoved += plan.removedGroups.count
     }

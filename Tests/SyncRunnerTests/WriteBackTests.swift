@@ -1,0 +1,104 @@
+import AppStore
+import DirectoryModel
+import Foundation
+import LDAPClient
+import SlapdSupport
+import SyncRunner
+import Testing
+
+@Suite struct WriteBackTests {
+    static let phoneBoth = ["{ ldap: cn, app: name }", "{ ldap: telephoneNumber, app: phone, direction: both }"]
+
+    private func phone(_ environment: SyncEnvironment, _ number: Int) throws -> [String] {
+        let entry = try environment.root().readEntry(dn: environment.personDN(number), attributes: ["telephoneNumber"])
+        return (entry?["telephoneNumber"] ?? []).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    private func editPhone(_ environment: SyncEnvironment, _ number: Int, _ value: String) throws {
+        try environment.appStore().apply([.update(key: Fixtures.personUID(number), values: ["phone": .text(value)])])
+    }
+
+    @Test func anAppEditReachesLDAPOnlyWhenBothSwitchesAreOn() throws {
+        let environment = try SyncEnvironment(people: 4, groups: 0)
+        // Write-back off globally: the edit stays pending, and plan says why.
+        try environment.configure(environment.yaml(attributes: Self.phoneBoth) + "\nwriteBack: { enabled: false }")
+        _ = try environment.run()
+        try editPhone(environment, 2, "+49 30 1234")
+        var planOptions = RunOptions()
+        planOptions.dryRun = true
+        _ = try environment.run(planOptions)
+        #expect(environment.outputLines.contains { $0.contains("telephoneNumber: app edit pending") && $0.contains("writeBack.enabled is false") })
+        let held = try environment.run()
+        #expect(held.summaries[0].writtenBack == 0)
+        #expect(try phone(environment, 2) != ["+49 30 1234"])
+        #expect(try environment.managedUsers()[Fixtures.personUID(2)]?.values["phone"] == .text("+49 30 1234"))
+
+        // Global switch on, but the attribute is from-ldap: the app edit is reset instead.
+        try environment.configure(environment.yaml(attributes: ["{ ldap: cn, app: name }", "{ ldap: telephoneNumber, app: phone }"])
+                                  + "\nwriteBack: { enabled: true }")
+        var fromLDAPPlan = RunOptions()
+        fromLDAPPlan.dryRun = true
+        _ = try environment.run(fromLDAPPlan)
+        #expect(environment.outputLines.contains { $0.contains("app edit reset") })
+
+        // Both switches on: the edit is written to LDAP.
+        try environment.configure(environment.yaml(attributes: Self.phoneBoth) + "\nwriteBack: { enabled: true }")
+        let written = try environment.run()
+        #expect(written.exitCode == 0)
+        #expect(written.summaries[0].writtenBack == 1)
+        #expect(try phone(environment, 2) == ["+49 30 1234"])
+
+        // I4 and I7: the next runs write nothing on either side.
+        environment.waitForNextSecond()
+        for _ in 0..<2 {
+            let again = try environment.run()
+            #expect(again.summaries[0].writtenBack == 0)
+            #expect(again.summaries[0].changes == 0)
+        }
+    }
+
+    @Test func aWriteTheACLDeniesIsReportedRetriedAndWrittenOnceAllowed() throws {
+        var slapd = SlapdServer.Configuration()
+        let denied = "uid=\(Fixtures.personUID(2)),ou=people,\(slapd.suffix)"
+        var access = SlapdServer.defaultAccess(for: slapd)
+        access.insert(#"to dn.exact="\#(denied)" attrs=telephoneNumber by dn.exact="\#(slapd.syncDN)" read by * break"#, at: 1)
+        slapd.access = access
+        let environment = try SyncEnvironment(people: 4, groups: 0, slapd: slapd)
+        try environment.configure(environment.yaml(attributes: Self.phoneBoth) + "\nwriteBack: { enabled: true }")
+        _ = try environment.run()
+        try editPhone(environment, 1, "+1 allowed")
+        try editPhone(environment, 2, "+1 denied")
+
+        let run = try environment.run()
+        #expect(run.exitCode == 1)
+        #expect(run.summaries[0].writtenBack == 1)
+        let failure = try #require(run.summaries[0].failures.first)
+        #expect(failure.dn == denied)
+        #expect(failure.message.hasPrefix("WRITE_FAILED"))
+        #expect(failure.message.contains("insufficientAccessRights (50)"))
+        #expect(try phone(environment, 1) == ["+1 allowed"])
+        #expect(try environment.status().retry.count == 1)
+
+        // The administrator fixes the ACL; the next run writes it and empties the retry set.
+        let config = try LDAPConnection(url: environment.server.ldapiURL)
+        try config.bindExternal()
+        try config.perform(.modify(dn: "olcDatabase={1}mdb,cn=config", modifications: [Modification(.delete, "olcAccess", strings: ["{1}"])]))
+        let fixed = try environment.run()
+        #expect(fixed.exitCode == 0)
+        #expect(try phone(environment, 2) == ["+1 denied"])
+        #expect(try environment.status().retry.isEmpty)
+    }
+
+    @Test func anAttributeMissingFromTheSchemaIsASchemaViolation() throws {
+        let environment = try SyncEnvironment(people: 2, groups: 0)
+        try environment.configure(environment.yaml(attributes: ["{ ldap: cn, app: name }", "{ ldap: trainingRecord, app: training, direction: to-ldap }"])
+                                  + "\nwriteBack: { enabled: true }")
+        _ = try environment.run()
+        try environment.appStore().apply([.update(key: Fixtures.personUID(1), values: ["training": .text("GMP-101")])])
+        let run = try environment.run()
+        #expect(run.exitCode == 1)
+        let failure = try #require(run.summaries[0].failures.first)
+        #expect(failure.message.hasPrefix("SCHEMA_VIOLATION"))
+        #expect(failure.message.contains("undefinedAttributeType (17)"))
+    }
+}
