@@ -47,6 +47,8 @@ final class DirectoryRun {
     private var readConnection: LDAPConnection?
     /// Write-back operations decided in this run, sent after the app transaction.
     private var ldapWrites: [LDAPWrite] = []
+    /// `plan --ldif`: the LDAP-side changes as an LDIF change file.
+    private var ldif = ""
 
     struct LDAPWrite {
         var id: [UInt8]
@@ -127,9 +129,13 @@ final class DirectoryRun {
         retrySet = try state?.retrySet(directory.name) ?? [:]
 
         let readStart = clock.now
-        let groupChanges = try readGroups(connection, since: since)
-        try readUsers(connection, since: since, affected: groupChanges.affectedMembers)
-        try findVanished(connection, since: since)
+        let limited = !options.only.isEmpty
+        // --only reads the groups whole (memberships need them) but changes no group
+        // snapshot, finds no deletions and leaves the cursor where it is.
+        var groupChanges = try readGroups(connection, since: limited ? nil : since)
+        if limited { groupChanges = GroupChanges() }
+        try readUsers(connection, since: limited ? nil : since, affected: groupChanges.affectedMembers)
+        if !limited { try findVanished(connection, since: since) }
         let readDuration = clock.now - readStart
         try checkInterrupted()
         try flushStaged()
@@ -137,6 +143,7 @@ final class DirectoryRun {
         try checkInterrupted()
 
         guard !options.dryRun, let state else {
+            try writeLDIF()
             printPlanCounts()
             return
         }
@@ -162,8 +169,12 @@ final class DirectoryRun {
         let newCursor = nextCursor(stored: stored?.cursor)
         summary.cursorAfter = newCursor.map(displayCursor)
         var commit = SyncState.Commit(directory: directory.name)
-        commit.cursor = CursorRecord(cursor: newCursor, lastReadDuration: readDuration,
-                                     mappingItems: (stored?.mappingItems ?? []).union(items))
+        if limited {
+            summary.cursorAfter = summary.cursorBefore
+        } else {
+            commit.cursor = CursorRecord(cursor: newCursor, lastReadDuration: readDuration,
+                                         mappingItems: (stored?.mappingItems ?? []).union(items))
+        }
         commit.groups = groupChanges.records
         commit.retry = retryChanges
         commit.deactivated = deactivationMarks
@@ -335,9 +346,15 @@ final class DirectoryRun {
 
     private func readUsers(_ connection: LDAPConnection, since: Timestamp?, affected: Set<MemberReference>) throws {
         var batch: [DirectoryUser] = []
+        var userFilter = try filter(directory.users.filter, since: since)
+        if !options.only.isEmpty {
+            let keys = Filter.or(options.only.map { Filter.equality(directory.users.key, $0) })
+            do { userFilter = Filter.and([try Filter(parsing: userFilter), keys]).description } catch {
+                throw RunError.configuration("directories.\(directory.name).users.filter: \(error)")
+            }
+        }
         let request = SearchRequest(base: directory.users.base, scope: searchScope(directory.users.scope),
-                                    filter: try filter(directory.users.filter, since: since), attributes: userAttributes,
-                                    pageSize: directory.pageSize)
+                                    filter: userFilter, attributes: userAttributes, pageSize: directory.pageSize)
         try connection.search(request) { entry in
             summary.fetchedUsers += 1
             if let user = directoryUser(entry, recordKey: since == nil) { batch.append(user) }
@@ -350,6 +367,7 @@ final class DirectoryRun {
         try decide(batch)
 
         // Users not fetched whose groups changed, and the retry set (I3): read them again.
+        guard options.only.isEmpty else { return }
         var again: Set<[UInt8]> = Set(retrySet.keys)
         for reference in affected {
             let id: [UInt8]?
@@ -497,6 +515,9 @@ final class DirectoryRun {
         if plan.deactivated { deactivationMarks[plan.key] = true }
         if plan.reactivated { deactivationMarks[plan.key] = false }
         if !plan.removedGroups.isEmpty { usersLosingMemberships += 1 }
+        if options.ldifPath != nil, !plan.ldapChanges.isEmpty, let dn = plan.dn {
+            ldif += LDIFWriter.modify(dn: dn, changes: plan.ldapChanges)
+        }
         if options.dryRun { printPlan(plan) } else { appBatch += plan.changes }
     }
 
@@ -580,6 +601,18 @@ final class DirectoryRun {
             let plan = try UserEvaluation.evaluate(userState, policy: policy, memberships: memberships)
             record(plan, id: [])
         }
+    }
+
+    /// Writes the collected LDAP-side changes (`plan --ldif FILE`); with none, the file
+    /// is written empty so that `ldapmodify -f FILE` does nothing.
+    private func writeLDIF() throws {
+        guard let path = options.ldifPath else { return }
+        do {
+            try ldif.write(toFile: path)
+        } catch {
+            throw RunError.configuration("--ldif \(path): \(error)")
+        }
+        output("\(directory.name): the LDAP-side changes are in \(path) (ldapmodify -f \(path) would apply them)")
     }
 
     // MARK: Write-back (SPEC §8)

@@ -19,6 +19,11 @@ public struct RunOptions: Sendable {
     public var since: Timestamp?
     /// Apply even when a safety limit trips.
     public var force = false
+    /// Limit the run to these user keys ("test with one user first"): they are read in
+    /// full, nothing else is decided, nobody is deactivated, and the cursor stays.
+    public var only: [String] = []
+    /// A dry run also writes the LDAP-side changes to this file as LDIF (`plan --ldif`).
+    public var ldifPath: String?
     public init() {}
 }
 

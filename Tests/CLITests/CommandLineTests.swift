@@ -36,7 +36,7 @@ func runLDAPSync(_ arguments: [String], in directory: URL? = nil, environment: [
 
     @Test(arguments: [
         ["doctor"], ["conflicts"], ["conflicts", "resolve", "jdoe", "mail", "--take", "ldap"],
-        ["run", "--only", "jdoe"], ["run", "--report", "r.json"], ["run", "--metrics", "m.prom"], ["plan", "--ldif", "x.ldif"],
+        ["run", "--report", "r.json"], ["run", "--metrics", "m.prom"],
     ])
     func commandsNotBuiltYetSaySoAndExit2(arguments: [String]) throws {
         let result = try runLDAPSync(arguments)

@@ -102,3 +102,60 @@ import Testing
         #expect(failure.message.contains("undefinedAttributeType (17)"))
     }
 }
+
+@Suite struct WriteBackOptionsTests {
+    @Test func onlyLimitsTheRunToThoseUsersAndKeepsTheCursor() throws {
+        let environment = try SyncEnvironment(people: 5, groups: 0)
+        try environment.configure(environment.yaml())
+        var only = RunOptions()
+        only.only = [Fixtures.personUID(3)]
+        let run = try environment.run(only)
+        #expect(run.summaries[0].created == 1)
+        #expect(try environment.managedUsers().keys.sorted() == [Fixtures.personUID(3)])
+        #expect(try environment.status().cursor == nil)
+        let full = try environment.run()
+        #expect(full.summaries[0].created == 4)
+    }
+
+    @Test func planWritesAnLDIFThatLdapmodifyAccepts() throws {
+        let environment = try SyncEnvironment(people: 3, groups: 0)
+        try environment.configure(environment.yaml(attributes: WriteBackTests.phoneBoth) + "\nwriteBack: { enabled: true }")
+        _ = try environment.run()
+        try environment.appStore().apply([.update(key: Fixtures.personUID(1), values: ["phone": .text("+44 20 7946 0000")])])
+        let ldifPath = environment.directory.appendingPathComponent("changes.ldif").path
+        var plan = RunOptions()
+        plan.dryRun = true
+        plan.ldifPath = ldifPath
+        _ = try environment.run(plan)
+        let ldif = try String(contentsOfFile: ldifPath, encoding: .utf8)
+        #expect(ldif.contains("dn: \(environment.personDN(1))\nchangetype: modify\nreplace: telephoneNumber\ntelephoneNumber: +44 20 7946 0000\n-\n"))
+        // The plan wrote nothing; ldapmodify applies the file.
+        let passwordFile = try environment.server.writePasswordFile(environment.server.configuration.rootPassword)
+        let result = try ExternalCommand.run("/usr/bin/ldapmodify", [
+            "-x", "-H", environment.server.url, "-D", environment.server.configuration.rootDN, "-y", passwordFile, "-f", ldifPath,
+        ])
+        #expect(result.status == 0, "\(result.combinedOutput)")
+        let entry = try environment.root().readEntry(dn: environment.personDN(1), attributes: ["telephoneNumber"])
+        #expect(entry?["telephoneNumber"] == [Array("+44 20 7946 0000".utf8)])
+    }
+
+    @Test func writesUseTheWritePrincipalAndReadsTheReadPrincipal() throws {
+        // The limited account may read people but not write them; the sync account writes.
+        let environment = try SyncEnvironment(people: 3, groups: 0)
+        let limitedPassword = environment.directory.appendingPathComponent("limited.pw").path
+        FileManager.default.createFile(atPath: limitedPassword, contents: Data(environment.server.configuration.limitedPassword.utf8),
+                                       attributes: [.posixPermissions: 0o600])
+        let yaml = environment.yaml(attributes: WriteBackTests.phoneBoth, directoryExtra: "writeBind: { dn: \"\(environment.server.configuration.syncDN)\", passwordFile: sync.pw }")
+            .replacingOccurrences(of: "bind: { dn: \"\(environment.server.configuration.syncDN)\", passwordFile: sync.pw }\n",
+                                  with: "bind: { dn: \"\(environment.server.configuration.limitedDN)\", passwordFile: limited.pw }\n")
+        try environment.configure(yaml + "\nwriteBack: { enabled: true }")
+        _ = try environment.run()
+        try environment.appStore().apply([.update(key: Fixtures.personUID(2), values: ["phone": .text("+1 via writeBind")])])
+        let run = try environment.run()
+        #expect(run.exitCode == 0, "\(run.summaries[0].failures)")
+        #expect(run.summaries[0].writtenBack == 1)
+        let entry = try environment.root().readEntry(dn: environment.personDN(2), attributes: ["telephoneNumber", "modifiersName"])
+        #expect(entry?["telephoneNumber"] == [Array("+1 via writeBind".utf8)])
+        #expect(entry?["modifiersName"].map { $0.map { String(decoding: $0, as: UTF8.self).lowercased() } } == [environment.server.configuration.syncDN.lowercased()])
+    }
+}

@@ -30,13 +30,13 @@ struct Run: ParsableCommand {
     var metrics: String?
 
     func run() throws {
-        if !only.isEmpty { throw CommandExit(.usage, "ldapsync run --only: not available in this build yet (planned in issue #4); nothing was done") }
         if report != nil { throw CommandExit(.usage, "ldapsync run --report: not available in this build yet (planned in issue #5); nothing was done") }
         if metrics != nil { throw CommandExit(.usage, "ldapsync run --metrics: not available in this build yet (planned in issue #5); nothing was done") }
         var options = RunOptions()
         options.dryRun = dryRun
         options.full = full
         options.force = force
+        options.only = only
         try performRun(global: global, options: options, since: since)
     }
 }
@@ -52,9 +52,9 @@ struct Plan: ParsableCommand {
     var ldif: String?
 
     func run() throws {
-        if ldif != nil { throw CommandExit(.usage, "ldapsync plan --ldif: not available in this build yet (planned in issue #4); nothing was done") }
         var options = RunOptions()
         options.dryRun = true
+        options.ldifPath = ldif
         try performRun(global: global, options: options, since: nil)
     }
 }
