@@ -77,7 +77,7 @@ let package = Package(
             name: "SyncRunnerTests",
             dependencies: ["SyncRunner", "SyncConfig", "AppStore", "StateStore", "LDAPClient", "SlapdSupport", "DirectoryModel"]
         ),
-        .testTarget(name: "CLITests", dependencies: ["ldapsync", "SlapdSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["ldapsync", "SlapdSupport", "LDAPClient", "DirectoryModel"]),
     ],
     swiftLanguageModes: [.v6]
 )

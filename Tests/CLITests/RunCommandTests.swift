@@ -1,4 +1,6 @@
 import Foundation
+import DirectoryModel
+import LDAPClient
 import SlapdSupport
 import Testing
 
@@ -167,5 +169,42 @@ final class CLIEnvironment {
         let again = try environment.ldapsync(["run"])
         #expect(again.status == 0, "\(again.errors)")
         #expect(try environment.sqlite("select key from users where active = 0;") == "\(Fixtures.personUID(1))\n")
+    }
+}
+
+@Suite struct WriteBackCrashTests {
+    @Test func killedAfterTheLDAPWritesTheNextRunConvergesWithoutDuplicates() throws {
+        let environment = try CLIEnvironment(people: 3)
+        try environment.write("ldapsync.yaml", """
+            version: 1
+            state: state
+            directories:
+              - name: corp
+                url: "\(environment.server.url)"
+                bind: { dn: "\(environment.server.configuration.syncDN)", passwordFile: sync.pw }
+                users: { base: "ou=people,\(environment.server.configuration.suffix)" }
+            app: { path: app.db }
+            attributes:
+              - { ldap: mail, app: email, multiValued: true, direction: both }
+            writeBack: { enabled: true }
+            """)
+        _ = try environment.ldapsync(["init"])
+        #expect(try environment.ldapsync(["run"]).status == 0)
+        let key = Fixtures.personUID(1)
+        _ = try environment.sqlite("update users set email = '[\"\(key)@example.com\",\"extra@example.com\"]' where key = '\(key)';")
+
+        var crash = ProcessInfo.processInfo.environment
+        crash["LDAPSYNC_CRASH_AT"] = "after-ldap-writes"
+        #expect(try environment.ldapsync(["run"], environment: crash).status == 9)
+
+        let rerun = try environment.ldapsync(["run"])
+        #expect(rerun.status == 0, "\(rerun.errors)")
+        let row = try #require(rerun.output.split(separator: "\n").first { $0.hasPrefix("corp ") })
+        // written back: 0 — the value is already in LDAP and agreed.
+        #expect(row.split(separator: " ")[7] == "0", "\(row)")
+        let connection = try LDAPConnection(url: environment.server.url)
+        try connection.bind(dn: environment.server.configuration.rootDN, password: Secret(environment.server.configuration.rootPassword))
+        let mail = try connection.readEntry(dn: "uid=\(key),ou=people,\(environment.server.configuration.suffix)", attributes: ["mail"])?["mail"] ?? []
+        #expect(mail.map { String(decoding: $0, as: UTF8.self) }.sorted() == ["extra@example.com", "\(key)@example.com"])
     }
 }
