@@ -179,14 +179,27 @@ public final class AuditLog {
 
     // MARK: - Opening
 
-    /// Opens for reading too: ``terminateTornLine()`` reads the last byte.
+    /// Opens for reading too: ``terminateTornLine()`` reads the last byte. A file created
+    /// here has its directory entry fsync'd, so that a flushed line cannot vanish with it.
     private static func openFile(_ path: String) throws(AuditLogError) -> Int32 {
         var descriptor: Int32
-        repeat {
-            descriptor = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
-        } while descriptor < 0 && errno == EINTR
-        guard descriptor >= 0 else {
-            throw AuditLogError(path: path, reason: .system(.open, code: errno))
+        var created = true
+        while true {
+            descriptor = open(path, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            if descriptor >= 0 { break }
+            guard errno == EEXIST || errno == EINTR else {
+                throw AuditLogError(path: path, reason: .system(.open, code: errno))
+            }
+            if errno == EINTR { continue }
+            descriptor = open(path, O_RDWR | O_APPEND | O_CLOEXEC)
+            if descriptor >= 0 {
+                created = false
+                break
+            }
+            // Removed between the two calls: create it after all.
+            guard errno == ENOENT || errno == EINTR else {
+                throw AuditLogError(path: path, reason: .system(.open, code: errno))
+            }
         }
         // Checked on the open descriptor, so the file checked is the file written.
         var status = stat()
@@ -204,6 +217,14 @@ public final class AuditLog {
             close(descriptor)
             throw AuditLogError(path: path, reason: .exposed(mode: permissions))
         }
+        if created {
+            do throws(AuditLogError) {
+                try syncDirectory(parentDirectory(of: path))
+            } catch {
+                close(descriptor)
+                throw error
+            }
+        }
         return descriptor
     }
 
@@ -219,8 +240,27 @@ public final class AuditLog {
         if parent != directory {
             try createDirectories(parent)
         }
-        guard mkdir(directory, 0o700) == 0 || errno == EEXIST else {
+        if mkdir(directory, 0o700) == 0 {
+            try syncDirectory(parent)
+        } else if errno != EEXIST {
             throw AuditLogError(path: directory, reason: .system(.createDirectory, code: errno))
+        }
+    }
+
+    /// fsyncs a directory, making the entries created in it durable.
+    private static func syncDirectory(_ directory: String) throws(AuditLogError) {
+        var descriptor: Int32
+        repeat {
+            descriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        } while descriptor < 0 && errno == EINTR
+        guard descriptor >= 0 else {
+            throw AuditLogError(path: directory, reason: .system(.syncDirectory, code: errno))
+        }
+        defer { close(descriptor) }
+        while fsync(descriptor) != 0 {
+            guard errno == EINTR else {
+                throw AuditLogError(path: directory, reason: .system(.syncDirectory, code: errno))
+            }
         }
     }
 

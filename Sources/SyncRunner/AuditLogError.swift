@@ -16,6 +16,9 @@ public struct AuditLogError: Error, Equatable, Sendable, CustomStringConvertible
         case lock
         case write
         case sync
+        /// fsync of a directory in which the file or a directory was created
+        /// (``AuditLogError/path`` is that directory).
+        case syncDirectory
     }
 
     public enum Reason: Equatable, Sendable {
@@ -54,6 +57,7 @@ public struct AuditLogError: Error, Equatable, Sendable, CustomStringConvertible
             case .lock: "cannot lock the audit log \(path): \(system)"
             case .write: "cannot write the audit log \(path): \(system)"
             case .sync: "cannot fsync the audit log \(path): \(system); the lines written since the last flush may not be on disk"
+            case .syncDirectory: "cannot fsync the audit log directory \(path): \(system)"
             }
         case .notRegularFile:
             return "the audit log \(path) is not a regular file"
