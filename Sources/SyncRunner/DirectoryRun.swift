@@ -49,6 +49,9 @@ final class DirectoryRun {
     private var ldapWrites: [LDAPWrite] = []
     /// `plan --ldif`: the LDAP-side changes as an LDIF change file.
     private var ldif = ""
+    /// The audit trail of every write (I8); nil in a dry run, which writes nothing.
+    private var audit: AuditLog?
+    let runID: String
 
     struct LDAPWrite {
         var id: [UInt8]
@@ -61,7 +64,8 @@ final class DirectoryRun {
     }
 
     init(configuration: Configuration, directory: DirectoryConfiguration, state: SyncState?, app: any AppStore,
-         options: RunOptions, logger: Logger, output: @escaping (String) -> Void, isInterrupted: @escaping () -> Bool) {
+         options: RunOptions, runID: String, logger: Logger, output: @escaping (String) -> Void, isInterrupted: @escaping () -> Bool) {
+        self.runID = runID
         self.configuration = configuration
         self.directory = directory
         self.state = state
@@ -125,7 +129,14 @@ final class DirectoryRun {
         }
         policy = try PolicyBuilder.policy(configuration, schema: schema)
         policy.explain = options.dryRun
-        if !options.dryRun { try state?.discardStaged(directory.name) }
+        if !options.dryRun {
+            try state?.discardStaged(directory.name)
+            do {
+                audit = try AuditLog(path: configuration.audit.path)
+            } catch {
+                throw RunError.configuration("audit.path: \(error)")
+            }
+        }
         retrySet = try state?.retrySet(directory.name) ?? [:]
 
         let readStart = clock.now
@@ -154,16 +165,20 @@ final class DirectoryRun {
                     defer { sequence += 1 }
                     return try state.stagedAppChanges(directory.name, sequence: sequence)
                 })
+                try auditAppChanges(state, outcome: .success, message: nil)
             } catch {
                 // Nothing was written to the app (one transaction): nothing is committed,
                 // the cursor stays, and the next run redoes the work.
                 summary.failures.append(EntryFailure(key: nil, dn: nil, message: "the app store transaction failed and was rolled back: \(error)"))
+                try auditAppChanges(state, outcome: .failure, message: "\(error)")
+                try flushAudit()
                 try state.discardStaged(directory.name)
                 return
             }
         }
         CrashPoint.reach("after-app-commit")
         try writeBack()
+        try flushAudit()
         CrashPoint.reach("after-ldap-writes")
 
         let newCursor = nextCursor(stored: stored?.cursor)
@@ -507,6 +522,15 @@ final class DirectoryRun {
 
     private func record(_ plan: UserPlan, id: [UInt8]) {
         summary.count(plan)
+        for conflict in plan.conflicts where !options.dryRun {
+            let sensitive = policy.attributes.first { $0.ldap == conflict.attribute }?.sensitive ?? false
+            let settled = conflict.ldapWon.map { $0 ? "LDAP's value kept (\(conflict.policy))" : "the app's value kept (\(conflict.policy))" }
+                ?? "manual: nothing written until resolved"
+            appendAudit(AuditRecord(time: wallClock(), runID: runID, side: .app, operation: "conflict", directory: directory.name,
+                                    key: plan.key, dn: plan.dn,
+                                    attributes: [AuditAttribute(name: conflict.attribute.description, old: [conflict.ldap], new: [conflict.app], sensitive: sensitive)],
+                                    outcome: conflict.ldapWon == nil ? .skipped : .success, message: settled))
+        }
         for conflict in plan.conflicts {
             logger.notice("conflict on \(conflict.attribute): LDAP \(conflict.ldap), app \(conflict.app); \(conflict.ldapWon.map { $0 ? "LDAP's value kept" : "the app's value kept" } ?? "manual: nothing written")",
                           metadata: ["sync.key": "\(plan.key)"])
@@ -615,6 +639,62 @@ final class DirectoryRun {
         output("\(directory.name): the LDAP-side changes are in \(path) (ldapmodify -f \(path) would apply them)")
     }
 
+    // MARK: Audit (SPEC §11, I8)
+
+    private func appendAudit(_ record: AuditRecord) {
+        guard let audit else { return }
+        do { try audit.append(record) } catch { auditFailure = error }
+    }
+
+    /// A failed audit write fails the run before the state commit: I8 allows no write
+    /// without its audit line.
+    private var auditFailure: AuditLogError?
+
+    private func flushAudit() throws {
+        if let auditFailure { throw RunError.stateStore("audit log \(configuration.audit.path): \(auditFailure)") }
+        do { try audit?.flush() } catch { throw RunError.stateStore("audit log \(configuration.audit.path): \(error)") }
+    }
+
+    /// One line per app change of the run (read back from the staging area), with the
+    /// transaction's outcome.
+    private func auditAppChanges(_ state: SyncState, outcome: AuditRecord.Outcome, message: String?) throws {
+        guard audit != nil else { return }
+        let sensitive = Set(policy.attributes.filter(\.sensitive).map(\.column))
+        let kinds = Dictionary(policy.attributes.map { ($0.column, $0) }, uniquingKeysWith: { first, _ in first })
+        func attributes(_ values: [String: AppValue]) -> [AuditAttribute] {
+            values.sorted { $0.key < $1.key }.map { column, value in
+                let text = kinds[column].map { ValueMapping.display(value, for: $0) } ?? "\(value)"
+                return AuditAttribute(name: column, new: [text], sensitive: sensitive.contains(column))
+            }
+        }
+        var sequence: UInt64 = 0
+        while let changes = try state.stagedAppChanges(directory.name, sequence: sequence) {
+            sequence += 1
+            for change in changes {
+                let (operation, key, changed): (String, String, [AuditAttribute]) = switch change {
+                case .create(let user): ("create", user.key, attributes(user.values))
+                case .update(let key, let values): ("update", key, attributes(values))
+                case .setManaged(let key, let managed): (managed ? "tag" : "untag", key, [])
+                case .setActive(let key, let active): (active ? "activate" : "deactivate", key, [])
+                case .rename(let from, let to): ("rename", to, [AuditAttribute(name: "key", old: [from], new: [to])])
+                case .addMembership(let user, let group): ("addMembership", user, [AuditAttribute(name: "group", new: [group])])
+                case .removeMembership(let user, let group): ("removeMembership", user, [AuditAttribute(name: "group", old: [group])])
+                }
+                appendAudit(AuditRecord(time: wallClock(), runID: runID, side: .app, operation: operation, directory: directory.name,
+                                        key: key, attributes: changed, outcome: outcome, message: message))
+            }
+        }
+    }
+
+    private func auditLDAP(_ write: LDAPWrite, outcome: AuditRecord.Outcome, code: Int32?, message: String?) {
+        let attributes = write.changes.map { change in
+            AuditAttribute(name: change.attribute.description, old: [change.old], new: [change.new],
+                           sensitive: policy.attributes.first { $0.ldap == change.attribute }?.sensitive ?? false)
+        }
+        appendAudit(AuditRecord(time: wallClock(), runID: runID, side: .ldap, operation: "modify", directory: directory.name,
+                                key: write.key, dn: write.dn, attributes: attributes, outcome: outcome, resultCode: code, message: message))
+    }
+
     // MARK: Write-back (SPEC §8)
 
     /// Sends the write-back changes with the write principal, several in flight; each
@@ -632,7 +712,10 @@ final class DirectoryRun {
                 return
             }
         } catch {
-            for write in ldapWrites { failWrite(write, "WRITE_FAILED: the write principal cannot bind: \(error)") }
+            for write in ldapWrites {
+                failWrite(write, "WRITE_FAILED: the write principal cannot bind: \(error)")
+                auditLDAP(write, outcome: .failure, code: nil, message: "the write principal cannot bind: \(error)")
+            }
             try restorePrevious(ldapWrites, state)
             return
         }
@@ -646,8 +729,10 @@ final class DirectoryRun {
                 switch result {
                 case .success:
                     summary.writtenBack += 1
+                    auditLDAP(write, outcome: .success, code: 0, message: nil)
                 case .failure(let error):
                     let kind = Self.classify(error.code)
+                    auditLDAP(write, outcome: .failure, code: error.code.rawValue, message: "\(kind): \(error.diagnostic ?? error.code.message)")
                     if kind == "TRANSIENT", attempt < 2 {
                         transient.append(write)
                     } else {

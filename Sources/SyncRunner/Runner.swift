@@ -75,9 +75,10 @@ public final class SyncRunner {
     private func runAll(_ options: RunOptions, state: SyncState?, lock: RunLock?) throws(RunError) -> RunOutcome {
         let app = try openAppStore()
         var summaries: [DirectorySummary] = []
+        let runID = AuditLog.newRunID()
         for directory in configuration.directories {
             let run = DirectoryRun(configuration: configuration, directory: directory, state: state, app: app,
-                                   options: options, logger: logger, output: output, isInterrupted: isInterrupted)
+                                   options: options, runID: runID, logger: logger, output: output, isInterrupted: isInterrupted)
             summaries.append(try run.execute())
         }
         withExtendedLifetime(lock) {}

@@ -29,6 +29,7 @@ final class CLIEnvironment {
             bind: { dn: "\(server.configuration.syncDN)", passwordFile: \(password) }
             users: { base: "ou=people,\(server.configuration.suffix)" }
         app: { path: app.db }
+        audit: { path: audit.jsonl }
         attributes:
           - { ldap: cn, app: name }
           - { ldap: mail, app: email, multiValued: true }
@@ -184,6 +185,7 @@ final class CLIEnvironment {
                 bind: { dn: "\(environment.server.configuration.syncDN)", passwordFile: sync.pw }
                 users: { base: "ou=people,\(environment.server.configuration.suffix)" }
             app: { path: app.db }
+            audit: { path: audit.jsonl }
             attributes:
               - { ldap: mail, app: email, multiValued: true, direction: both }
             writeBack: { enabled: true }

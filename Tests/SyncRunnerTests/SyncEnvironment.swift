@@ -53,6 +53,7 @@ final class SyncEnvironment {
             timestamp: \(timestamp)
         \(directoryExtra.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
         app: { path: app.db }
+        audit: { path: audit.jsonl }
         attributes:
         \(attributes.map { "  - " + $0 }.joined(separator: "\n"))
         \(groups.map { "groups:\n" + $0 } ?? "")

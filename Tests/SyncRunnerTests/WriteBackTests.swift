@@ -159,3 +159,45 @@ import Testing
         #expect(entry?["modifiersName"].map { $0.map { String(decoding: $0, as: UTF8.self).lowercased() } } == [environment.server.configuration.syncDN.lowercased()])
     }
 }
+
+@Suite struct AuditTrailTests {
+    @Test func everyWriteIsAuditedWithItsOutcomeAndSensitiveValuesNeverAppear() throws {
+        var slapd = SlapdServer.Configuration()
+        let denied = "uid=\(Fixtures.personUID(2)),ou=people,\(slapd.suffix)"
+        var access = SlapdServer.defaultAccess(for: slapd)
+        access.insert(#"to dn.exact="\#(denied)" attrs=telephoneNumber by dn.exact="\#(slapd.syncDN)" read by * break"#, at: 1)
+        slapd.access = access
+        let environment = try SyncEnvironment(people: 3, groups: 0, slapd: slapd)
+        try environment.configure(environment.yaml(attributes: [
+            "{ ldap: cn, app: name }", "{ ldap: employeeNumber, app: badge, sensitive: true }",
+            "{ ldap: telephoneNumber, app: phone, direction: both }",
+        ]) + "\nwriteBack: { enabled: true }")
+        _ = try environment.run()
+        try environment.appStore().apply([
+            .update(key: Fixtures.personUID(1), values: ["phone": .text("+1 audited")]),
+            .update(key: Fixtures.personUID(2), values: ["phone": .text("+1 refused")]),
+        ])
+        _ = try environment.run()
+
+        let path = environment.directory.appendingPathComponent("audit.jsonl").path
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let lines = try text.split(separator: "\n").map { line in
+            try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        }
+        // The first run created 3 users in the app.
+        #expect(lines.filter { $0["side"] as? String == "app" && $0["op"] as? String == "create" }.count == 3)
+        let ldap = lines.filter { $0["side"] as? String == "ldap" }
+        #expect(ldap.count == 2)
+        let failed = try #require(ldap.first { $0["outcome"] as? String == "failure" })
+        #expect(failed["dn"] as? String == denied)
+        #expect(failed["code"] as? Int == 50)
+        #expect(ldap.contains { $0["outcome"] as? String == "success" && $0["key"] as? String == Fixtures.personUID(1) })
+        // employeeNumber values are the person numbers: "2" would be everywhere, so check the
+        // redaction marker on the create lines instead of grepping the value.
+        let create = try #require(lines.first { $0["op"] as? String == "create" })
+        let badge = try #require((create["attributes"] as? [[String: Any]])?.first { $0["name"] as? String == "badge" })
+        #expect(badge["new"] as? [String] == ["<redacted>"])
+    }
+}
