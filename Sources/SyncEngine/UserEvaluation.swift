@@ -18,6 +18,9 @@ public struct UserState: Sendable {
     public var appGroups: Set<String>
     /// ldapsync itself deactivated this app user earlier (so it may reactivate it).
     public var deactivatedBySync: Bool
+    /// Manual conflicts an administrator settled (`ldapsync conflicts resolve`): per
+    /// attribute, true to take LDAP's value, false to take the app's.
+    public var resolutions: [AttributeName: Bool] = [:]
 
     public init(id: [UInt8], directory: DirectoryUser?, snapshot: UserSnapshot?, app: AppUser?,
                 appUnderPreviousKey: AppUser? = nil, appGroups: Set<String> = [], deactivatedBySync: Bool = false) {
@@ -176,7 +179,7 @@ public enum UserEvaluation {
             plan.adopted = true
             existing.managed = true
         }
-        try update(existing, user: user, snapshot: state.snapshot, policy: policy, plan: &plan)
+        try update(existing, user: user, snapshot: state.snapshot, policy: policy, resolutions: state.resolutions, plan: &plan)
         if !existing.active, state.deactivatedBySync {
             plan.changes.append(.setActive(key: user.key, true))
             plan.reactivated = true
@@ -209,7 +212,8 @@ public enum UserEvaluation {
 
     /// The three-way merge of every mapped attribute (SPEC §5): app updates, LDAP
     /// changes (write-back), resets, pending edits, conflicts, and the new agreed values.
-    private static func update(_ app: AppUser, user: DirectoryUser, snapshot: UserSnapshot?, policy: SyncPolicy, plan: inout UserPlan) throws(EntryFailure) {
+    private static func update(_ app: AppUser, user: DirectoryUser, snapshot: UserSnapshot?, policy: SyncPolicy,
+                               resolutions: [AttributeName: Bool] = [:], plan: inout UserPlan) throws(EntryFailure) {
         var updates: [String: AppValue] = [:]
         let appTime = app.updatedAt.flatMap { try? Timestamp(iso8601: $0) }
         plan.agreed = [:]
@@ -220,7 +224,8 @@ public enum UserEvaluation {
             do { appValues = try ValueMapping.ldapValues(have, for: attribute) } catch {
                 throw EntryFailure(key: user.key, dn: user.dn, message: error.description)
             }
-            let settings = AttributeMerge.Settings(direction: attribute.direction, conflict: attribute.conflict,
+            let resolved = resolutions[attribute.ldap].map { $0 ? ConflictPolicy.ldapWins : .appWins }
+            let settings = AttributeMerge.Settings(direction: attribute.direction, conflict: resolved ?? attribute.conflict,
                                                    multiValued: attribute.kind == .multiText,
                                                    caseInsensitive: attribute.caseInsensitive, writeBackEnabled: policy.writeBackEnabled)
             let input = AttributeMerge.Input(base: snapshot?.values[attribute.ldap], ldap: ldap, app: appValues,

@@ -36,6 +36,9 @@ final class DirectoryRun {
     private var retryChanges: [[UInt8]: RetryRecord?] = [:]
     private var deactivationMarks: [String: Bool] = [:]
     private var retrySet: [[UInt8]: RetryRecord] = [:]
+    /// Stored manual conflicts by user key, and the changes to them this run makes.
+    private var storedConflicts: [String: [ConflictRecord]] = [:]
+    private var conflictChanges: [[UInt8]: ConflictRecord?] = [:]
     /// Users decided in this run (fetched, re-read or vanished), by id.
     private var decided: Set<[UInt8]> = []
     /// Full runs: every key in scope, to find managed app users never in the snapshot.
@@ -138,6 +141,7 @@ final class DirectoryRun {
             }
         }
         retrySet = try state?.retrySet(directory.name) ?? [:]
+        for conflict in try state?.conflicts(directory.name) ?? [] { storedConflicts[conflict.key, default: []].append(conflict) }
 
         let readStart = clock.now
         let limited = !options.only.isEmpty
@@ -193,6 +197,7 @@ final class DirectoryRun {
         commit.groups = groupChanges.records
         commit.retry = retryChanges
         commit.deactivated = deactivationMarks
+        commit.conflicts = conflictChanges
         summary.durationSeconds = seconds(clock.now - start)
         commit.run = RunRecord(directory: directory.name, started: started,
                                durationMilliseconds: Int(summary.durationSeconds * 1000),
@@ -499,11 +504,14 @@ final class DirectoryRun {
             let previousKey = snapshot.flatMap { $0.key != user.key ? $0.key : nil }
             let current = appUsers[user.key]
             let appKey = current != nil || previousKey == nil ? user.key : previousKey!
-            let state = UserState(
+            var state = UserState(
                 id: user.id, directory: user, snapshot: snapshot, app: current,
                 appUnderPreviousKey: previousKey.flatMap { appUsers[$0] },
                 appGroups: groups[appKey] ?? [],
                 deactivatedBySync: reactivatable.contains(user.key))
+            for conflict in storedConflicts[user.key] ?? [] {
+                if let resolution = conflict.resolution { state.resolutions[AttributeName(conflict.attribute)] = resolution }
+            }
             do {
                 let plan = try UserEvaluation.evaluate(state, policy: policy, memberships: memberships)
                 record(plan, id: user.id)
@@ -522,6 +530,19 @@ final class DirectoryRun {
 
     private func record(_ plan: UserPlan, id: [UInt8]) {
         summary.count(plan)
+        // Manual conflicts are stored until resolved; stored ones no longer in conflict
+        // (resolved, or the sides agree again) are forgotten.
+        var stillPending: Set<String> = []
+        for conflict in plan.conflicts where conflict.ldapWon == nil {
+            stillPending.insert(conflict.attribute.folded)
+            let recordKey = SyncState.conflictKey(directory.name, key: plan.key, attribute: conflict.attribute.description)
+            let since = storedConflicts[plan.key]?.first { AttributeName($0.attribute) == conflict.attribute }?.since ?? wallClock()
+            conflictChanges[recordKey] = ConflictRecord(key: plan.key, attribute: conflict.attribute.description,
+                                                        ldap: conflict.ldap, app: conflict.app, resolution: nil, since: since)
+        }
+        for stored in storedConflicts[plan.key] ?? [] where !stillPending.contains(stored.attribute.lowercased()) {
+            conflictChanges[SyncState.conflictKey(directory.name, key: plan.key, attribute: stored.attribute)] = .some(nil)
+        }
         for conflict in plan.conflicts where !options.dryRun {
             let sensitive = policy.attributes.first { $0.ldap == conflict.attribute }?.sensitive ?? false
             let settled = conflict.ldapWon.map { $0 ? "LDAP's value kept (\(conflict.policy))" : "the app's value kept (\(conflict.policy))" }

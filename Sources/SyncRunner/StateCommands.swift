@@ -15,6 +15,7 @@ public struct StateCommands {
         public var cursor: Timestamp?
         public var snapshotUsers: Int
         public var retry: [(key: String?, dn: String?, message: String, attempts: Int)]
+        public var conflicts = 0
     }
 
     /// The state of each configured directory; an absent state store reads as empty.
@@ -28,7 +29,8 @@ public struct StateCommands {
                 DirectoryStatus(
                     directory: directory.name, cursor: try state.cursor(directory.name)?.cursor,
                     snapshotUsers: try state.userCount(directory.name),
-                    retry: try state.retrySet(directory.name).values.map { ($0.key, $0.dn, $0.message, $0.attempts) })
+                    retry: try state.retrySet(directory.name).values.map { ($0.key, $0.dn, $0.message, $0.attempts) },
+                    conflicts: try state.conflicts(directory.name).filter { $0.resolution == nil }.count)
             }
             return (directories, try state.recentRuns(limit: 10))
         } catch {
@@ -57,6 +59,37 @@ public struct StateCommands {
             throw .stateStore("\(configuration.statePath): \(error)")
         }
         return targets
+    }
+
+    /// The pending manual conflicts, by directory.
+    public func conflicts() throws(RunError) -> [(directory: String, conflicts: [ConflictRecord])] {
+        guard directoryExists(configuration.statePath) else { return [] }
+        do {
+            let state = try SyncState(path: configuration.statePath)
+            return try configuration.directories.map { ($0.name, try state.conflicts($0.name)) }
+        } catch {
+            throw .stateStore("\(configuration.statePath): \(error)")
+        }
+    }
+
+    /// Settles a pending conflict; the next run applies it. The attribute may be named by
+    /// its LDAP name or its app column. Returns the directories where it was found.
+    public func resolveConflict(key: String, attribute: String, takeLDAP: Bool) throws(RunError) -> [String] {
+        let mapping = configuration.attributes.first { $0.ldap == AttributeName(attribute) || $0.app == attribute }
+        guard let mapping else {
+            throw .configuration("\(attribute) is not a mapped attribute (LDAP name or app column) in \(configuration.sourcePath)")
+        }
+        guard directoryExists(configuration.statePath) else { return [] }
+        let lock = try RunLock(directory: configuration.statePath)
+        defer { withExtendedLifetime(lock) {} }
+        do {
+            let state = try SyncState(path: configuration.statePath)
+            return try configuration.directories.map(\.name).filter { name in
+                try state.resolveConflict(name, key: key, attribute: mapping.ldap.description, takeLDAP: takeLDAP)
+            }
+        } catch {
+            throw .stateStore("\(configuration.statePath): \(error)")
+        }
     }
 
     private func makeDirectory(_ path: String) throws(RunError) {

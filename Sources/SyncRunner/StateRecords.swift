@@ -170,6 +170,37 @@ enum StateRecords {
                          exitCode: exitCode, full: full, counts: counts)
     }
 
+    // MARK: Conflicts
+
+    static func encode(_ conflict: ConflictRecord) -> [UInt8] {
+        var writer = ByteWriter(capacity: 128)
+        writer.writeByte(version)
+        writer.writeLengthPrefixed(conflict.key)
+        writer.writeLengthPrefixed(conflict.attribute)
+        writer.writeLengthPrefixed(conflict.ldap)
+        writer.writeLengthPrefixed(conflict.app)
+        writer.writeByte(conflict.resolution.map { $0 ? 1 : 2 } ?? 0)
+        writeTimestamp(conflict.since, to: &writer)
+        return writer.bytes
+    }
+
+    static func decodeConflict(_ bytes: [UInt8]) throws(RecordDecodingError) -> ConflictRecord {
+        var reader = ByteReader(bytes)
+        try expectVersion(&reader)
+        let key = try reader.readLengthPrefixedString()
+        let attribute = try reader.readLengthPrefixedString()
+        let ldap = try reader.readLengthPrefixedString()
+        let app = try reader.readLengthPrefixedString()
+        let resolution: Bool? = switch try reader.readByte() {
+        case 1: true
+        case 2: false
+        default: nil
+        }
+        let since = try readTimestamp(&reader)
+        try reader.expectEnd()
+        return ConflictRecord(key: key, attribute: attribute, ldap: ldap, app: app, resolution: resolution, since: since)
+    }
+
     // MARK: Pieces
 
     private static func expectVersion(_ reader: inout ByteReader) throws(RecordDecodingError) {
@@ -223,6 +254,20 @@ struct CursorRecord: Sendable, Equatable {
     /// The mapping items the snapshot covers (attributes, group rules, scopes); a new
     /// item forces one full run (SPEC §4).
     var mappingItems: Set<String>
+}
+
+/// A manual conflict waiting for an administrator (`ldapsync conflicts`).
+public struct ConflictRecord: Sendable, Equatable {
+    public var key: String
+    /// The LDAP attribute name.
+    public var attribute: String
+    /// Display forms of both sides' values (redacted for sensitive attributes).
+    public var ldap: String
+    public var app: String
+    /// The administrator's decision: true takes LDAP's value, false the app's; nil while
+    /// pending. Applied by the next run, which then forgets the conflict.
+    public var resolution: Bool?
+    public var since: Timestamp?
 }
 
 /// An entry whose write failed; re-evaluated on the next run (I3).

@@ -24,6 +24,7 @@ final class SyncState {
     private let retry: Database
     private let deactivated: Database
     private let runs: Database
+    private let conflicts: Database
     /// The scratch environment of a run (nil for the commands that only read or set the
     /// cursor).
     private let staging: Environment?
@@ -41,6 +42,7 @@ final class SyncState {
         retry = try environment.database(named: "retry")
         deactivated = try environment.database(named: "deactivated")
         runs = try environment.database(named: "runs")
+        conflicts = try environment.database(named: "conflicts")
         if staging {
             let scratch = try SyncState.openStaging(path + "/staging")
             self.staging = scratch
@@ -186,6 +188,37 @@ final class SyncState {
         return Array(result.reversed().prefix(limit))
     }
 
+    // MARK: Manual conflicts
+
+    /// The pending manual conflicts of a directory.
+    func conflicts(_ directory: String) throws -> [ConflictRecord] {
+        let prefix = Self.prefix(directory)
+        var result: [ConflictRecord] = []
+        try environment.read { txn in
+            try txn.forEach(in: conflicts, range: .prefix(prefix)) { _, value in
+                result.append(try decode("conflict record") { try StateRecords.decodeConflict(value) })
+                return .continue
+            }
+        }
+        return result
+    }
+
+    static func conflictKey(_ directory: String, key: String, attribute: String) -> [UInt8] {
+        prefix(directory) + Array(key.utf8) + [0] + Array(attribute.lowercased().utf8)
+    }
+
+    /// Records an administrator's decision for a pending conflict; false when there is none.
+    func resolveConflict(_ directory: String, key: String, attribute: String, takeLDAP: Bool) throws -> Bool {
+        try environment.write { txn in
+            let recordKey = Self.conflictKey(directory, key: key, attribute: attribute)
+            guard let bytes = try txn.get(recordKey, in: conflicts) else { return false }
+            var record = try decode("conflict record") { try StateRecords.decodeConflict(bytes) }
+            record.resolution = takeLDAP
+            try txn.put(StateRecords.encode(record), forKey: recordKey, in: conflicts)
+            return true
+        }
+    }
+
     // MARK: Staging and committing
 
     /// Stages new snapshots (nil: the user is gone) for the commit.
@@ -241,6 +274,8 @@ final class SyncState {
         var groups: [[UInt8]: GroupRecord?] = [:]
         var retry: [[UInt8]: RetryRecord?] = [:]
         var deactivated: [String: Bool] = [:]
+        /// Manual conflicts to store (or, nil, to forget), by user key and attribute.
+        var conflicts: [[UInt8]: ConflictRecord?] = [:]
         var run: RunRecord?
     }
 
@@ -282,6 +317,10 @@ final class SyncState {
             for (appKey, isDeactivated) in commit.deactivated {
                 if isDeactivated { try txn.put([1], forKey: Self.key(directory, appKey), in: deactivated) }
                 else { _ = try txn.delete(Self.key(directory, appKey), in: deactivated) }
+            }
+            for (recordKey, record) in commit.conflicts {
+                if let record { try txn.put(StateRecords.encode(record), forKey: recordKey, in: conflicts) }
+                else { _ = try txn.delete(recordKey, in: conflicts) }
             }
             if let cursor = commit.cursor {
                 try txn.put(StateRecords.encode(cursor), forKey: Self.key(directory, ""), in: cursors)

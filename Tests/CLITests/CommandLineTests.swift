@@ -35,7 +35,7 @@ func runLDAPSync(_ arguments: [String], in directory: URL? = nil, environment: [
     }
 
     @Test(arguments: [
-        ["doctor"], ["conflicts"], ["conflicts", "resolve", "jdoe", "mail", "--take", "ldap"],
+        ["doctor"],
         ["run", "--report", "r.json"], ["run", "--metrics", "m.prom"],
     ])
     func commandsNotBuiltYetSaySoAndExit2(arguments: [String]) throws {

@@ -201,3 +201,37 @@ import Testing
         #expect(badge["new"] as? [String] == ["<redacted>"])
     }
 }
+
+@Suite struct ManualConflictTests {
+    @Test func aManualConflictSurvivesRunsUntilResolved() throws {
+        let environment = try SyncEnvironment(people: 2, groups: 0)
+        let configuration = try environment.configure(environment.yaml(attributes: [
+            "{ ldap: cn, app: name }", "{ ldap: telephoneNumber, app: phone, direction: both, conflict: manual }",
+        ]) + "\nwriteBack: { enabled: true }")
+        _ = try environment.run()
+        environment.waitForNextSecond()
+        try environment.root().perform(.modify(dn: environment.personDN(1), modifications: [Modification(.replace, "telephoneNumber", strings: ["+1 ldap side"])]))
+        try environment.appStore().apply([.update(key: Fixtures.personUID(1), values: ["phone": .text("+1 app side")])])
+
+        for _ in 0..<2 {
+            let run = try environment.run()
+            #expect(run.exitCode == 1)
+            #expect(run.summaries[0].pendingConflicts == 1)
+            #expect(run.summaries[0].writtenBack == 0)
+            #expect(try environment.managedUsers()[Fixtures.personUID(1)]?.values["phone"] == .text("+1 app side"))
+        }
+        let commands = StateCommands(configuration: configuration)
+        let pending = try commands.conflicts()[0].conflicts
+        #expect(pending.count == 1)
+        #expect(pending[0].attribute == "telephoneNumber")
+        #expect(pending[0].resolution == nil)
+
+        #expect(try commands.resolveConflict(key: Fixtures.personUID(1), attribute: "phone", takeLDAP: false) == ["test"])
+        let settled = try environment.run()
+        #expect(settled.exitCode == 0)
+        #expect(settled.summaries[0].writtenBack == 1)
+        let entry = try environment.root().readEntry(dn: environment.personDN(1), attributes: ["telephoneNumber"])
+        #expect(entry?["telephoneNumber"] == [Array("+1 app side".utf8)])
+        #expect(try commands.conflicts()[0].conflicts.isEmpty)
+    }
+}

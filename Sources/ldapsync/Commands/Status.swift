@@ -25,7 +25,7 @@ struct Status: ParsableCommand {
             for entry in directory.retry.prefix(20) {
                 print("    \(entry.key ?? entry.dn ?? "?"): \(entry.message) (\(entry.attempts) attempts)")
             }
-            print("  conflicts:      none (manual conflict resolution is not available in this build yet)")
+            print("  conflicts:      \(directory.conflicts) pending (ldapsync conflicts list)")
         }
         print("last runs:")
         if state.runs.isEmpty { print("  (none)") }
