@@ -2,11 +2,15 @@ import DirectoryModel
 
 /// How a mapped attribute's values are changed between the app column and LDAP (SPEC §5,
 /// the `transform` key of an attribute).
+///
+/// SyncConfig decodes the same key into its own `ValueTransform` (the engine does not
+/// depend on configuration); a module importing both must qualify the name.
 public enum ValueTransform: Sendable, Hashable {
     /// The app column holds a JSON array of objects; each object is one LDAP value, in its
     /// RFC 8785 canonical form (``CanonicalJSON``). Needs `multiValued: true`.
     case json
-    /// Every value lower-cased (Unicode rules), in both directions.
+    /// Every value lower-cased (Unicode's default, locale-independent mapping), in both
+    /// directions.
     case lowercase
     /// White space (Unicode `White_Space`) removed from both ends of every value, in both
     /// directions.
