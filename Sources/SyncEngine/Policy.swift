@@ -25,9 +25,12 @@ public struct MappedAttribute: Sendable, Hashable {
     public var direction: SyncDirection
     /// How a conflict on this attribute is settled.
     public var conflict: ConflictPolicy
+    /// A value transform between the app column and the LDAP values (SPEC §5).
+    public var transform: ValueTransform?
 
     public init(ldap: AttributeName, column: String, kind: ValueKind = .text, caseInsensitive: Bool = false, sensitive: Bool = false,
-                direction: SyncDirection = .fromLDAP, conflict: ConflictPolicy = .ldapWins) {
+                direction: SyncDirection = .fromLDAP, conflict: ConflictPolicy = .ldapWins, transform: ValueTransform? = nil) {
+        self.transform = transform
         self.ldap = ldap
         self.column = column
         self.kind = kind

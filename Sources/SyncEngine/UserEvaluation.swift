@@ -219,7 +219,11 @@ public enum UserEvaluation {
         plan.agreed = [:]
         for attribute in policy.attributes {
             let have = app.values[attribute.column] ?? .null
-            let ldap = user.values[attribute.ldap] ?? []
+            let rawLDAP = user.values[attribute.ldap] ?? []
+            // With a transform, both LDAP sides are compared in the transform's canonical
+            // form, so a value another tool wrote in another spelling is no change (I7).
+            let ldap = attribute.transform == nil ? rawLDAP : canonical(rawLDAP, attribute)
+            let base = snapshot?.values[attribute.ldap].map { attribute.transform == nil ? $0 : canonical($0, attribute) }
             let appValues: [[UInt8]]
             do { appValues = try ValueMapping.ldapValues(have, for: attribute) } catch {
                 throw EntryFailure(key: user.key, dn: user.dn, message: error.description)
@@ -228,10 +232,9 @@ public enum UserEvaluation {
             let settings = AttributeMerge.Settings(direction: attribute.direction, conflict: resolved ?? attribute.conflict,
                                                    multiValued: attribute.kind == .multiText,
                                                    caseInsensitive: attribute.caseInsensitive, writeBackEnabled: policy.writeBackEnabled)
-            let input = AttributeMerge.Input(base: snapshot?.values[attribute.ldap], ldap: ldap, app: appValues,
-                                             ldapTime: user.timestamp, appTime: appTime)
+            let input = AttributeMerge.Input(base: base, ldap: ldap, app: appValues, ldapTime: user.timestamp, appTime: appTime)
             let result = AttributeMerge.merge(input, settings)
-            if let base = result.base ?? snapshot?.values[attribute.ldap] { plan.agreed[attribute.ldap] = base }
+            if let agreed = result.base ?? base { plan.agreed[attribute.ldap] = agreed }
             record(result.event, attribute: attribute, ldap: ldap, app: have, policy: policy, plan: &plan)
             if let target = result.app {
                 let want = try appValue(target, attribute, user)
@@ -245,10 +248,18 @@ public enum UserEvaluation {
                 }
             }
             if let target = result.ldap {
-                plan.ldapChanges.append(ldapChange(attribute, from: ldap, to: target, isReset: result.event == .ldapReset, policy: policy))
+                plan.ldapChanges.append(ldapChange(attribute, from: rawLDAP, to: target, isReset: result.event == .ldapReset, policy: policy))
             }
         }
         if !updates.isEmpty { plan.changes.append(.update(key: user.key, values: updates)) }
+    }
+
+    /// LDAP values through the transform and back: their canonical spelling (values the
+    /// transform cannot read are kept as they are, and reported when written).
+    private static func canonical(_ values: [[UInt8]], _ attribute: MappedAttribute) -> [[UInt8]] {
+        guard let appValue = try? ValueMapping.appValue(values, for: attribute),
+              let back = try? ValueMapping.ldapValues(appValue, for: attribute) else { return values }
+        return back
     }
 
     private static func record(_ event: AttributeMerge.Event, attribute: MappedAttribute, ldap: [[UInt8]], app: AppValue,

@@ -12,6 +12,13 @@ public struct ValueError: Error, Sendable, Hashable, CustomStringConvertible {
 public enum ValueMapping {
     /// The app value for an attribute's LDAP values (nil or empty: NULL).
     public static func appValue(_ values: [[UInt8]]?, for attribute: MappedAttribute) throws(ValueError) -> AppValue {
+        if let transform = attribute.transform {
+            do {
+                return try Transforms.appValue(fromLDAP: values ?? [], transform: transform, multiValued: attribute.kind == .multiText)
+            } catch {
+                throw ValueError(attribute: attribute.ldap, message: "\(transform) transform: \(error)")
+            }
+        }
         guard let values, let first = values.first else { return .null }
         switch attribute.kind {
         case .binary:
@@ -37,6 +44,13 @@ public enum ValueMapping {
     /// The LDAP values an app column value stands for: the inverse of
     /// ``appValue(_:for:)`` (NULL and empty text: no values).
     public static func ldapValues(_ value: AppValue, for attribute: MappedAttribute) throws(ValueError) -> [[UInt8]] {
+        if let transform = attribute.transform {
+            do {
+                return try Transforms.ldapValues(fromApp: value, transform: transform, multiValued: attribute.kind == .multiText)
+            } catch {
+                throw ValueError(attribute: attribute.ldap, message: "\(transform) transform: \(error)")
+            }
+        }
         switch value {
         case .null: return []
         case .blob(let bytes): return [bytes]
@@ -59,6 +73,11 @@ public enum ValueMapping {
         case (.text(let a), .text(let b)):
             switch attribute.kind {
             case .multiText:
+                if attribute.transform != nil {
+                    // Compare what the values stand for in LDAP (canonical JSON objects, ...).
+                    guard let left = try? ldapValues(have, for: attribute), let right = try? ldapValues(want, for: attribute) else { return a == b }
+                    return Set(left) == Set(right)
+                }
                 guard let left = try? JSONStringArray.decode(a), let right = try? JSONStringArray.decode(b) else { return a == b }
                 return Set(left.map { fold($0, attribute) }) == Set(right.map { fold($0, attribute) })
             case .text, .binary:

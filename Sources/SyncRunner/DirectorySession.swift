@@ -48,7 +48,8 @@ enum PolicyBuilder {
                 kind: mapping.binary ? .binary : mapping.multiValued ? .multiText : .text,
                 caseInsensitive: !mapping.binary && (schema?.attributeType(mapping.ldap)?.isCaseInsensitive ?? false),
                 sensitive: mapping.sensitive,
-                direction: direction(mapping.direction), conflict: conflict(mapping.conflict))
+                direction: direction(mapping.direction), conflict: conflict(mapping.conflict),
+                transform: mapping.transform.map(transform))
         }
         let groups: GroupPolicy
         switch configuration.groups {
@@ -76,6 +77,15 @@ enum PolicyBuilder {
         case .fromLDAP: .fromLDAP
         case .toLDAP: .toLDAP
         case .both: .both
+        }
+    }
+
+    private static func transform(_ transform: SyncConfig.ValueTransform) -> SyncEngine.ValueTransform {
+        switch transform {
+        case .json: .json
+        case .lowercase: .lowercase
+        case .trim: .trim
+        case .join(let separator): .join(separator)
         }
     }
 

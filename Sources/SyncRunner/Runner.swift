@@ -134,7 +134,9 @@ public enum AppSchemaBuilder {
         schema.membershipUserColumn = configuration.app.memberships.user
         schema.membershipGroupColumn = configuration.app.memberships.group
         schema.columns = configuration.attributes.map { mapping in
-            AppColumn(name: mapping.app, kind: mapping.binary ? .blob : mapping.multiValued ? .jsonArray : .text)
+            // A json transform keeps a JSON array of objects: text, not an array of strings.
+            let kind: AppColumnKind = mapping.binary ? .blob : (mapping.multiValued && mapping.transform == nil) ? .jsonArray : .text
+            return AppColumn(name: mapping.app, kind: kind)
         }
         return schema
     }

@@ -235,3 +235,44 @@ import Testing
         #expect(try commands.conflicts()[0].conflicts.isEmpty)
     }
 }
+
+@Suite struct TrainingRecordTests {
+    /// Seed 000: the app's course completions reach LDAP as canonical JSON values, and back.
+    @Test func courseRecordsFlowAsCanonicalJSONValuesBothWays() throws {
+        var slapd = SlapdServer.Configuration()
+        slapd.extraSchema = [Fixtures.trainingRecordSchema]
+        let environment = try SyncEnvironment(people: 2, groups: 0, slapd: slapd)
+        try environment.root().perform(.modify(dn: environment.personDN(1), modifications: [Modification(.add, "objectClass", strings: ["trainingPerson"])]))
+        try environment.configure(environment.yaml(attributes: [
+            "{ ldap: cn, app: name }",
+            "{ ldap: trainingRecord, app: training, direction: both, multiValued: true, transform: json }",
+        ]) + "\nwriteBack: { enabled: true }")
+        _ = try environment.run()
+        let key = Fixtures.personUID(1)
+        try environment.appStore().apply([.update(key: key, values: ["training": .text("""
+            [ { "score": 92, "course": "GMP-101", "completed": "2026-03-01" },
+              { "completed": "2026-04-15", "course": "SOP-7" } ]
+            """)])])
+        let run = try environment.run()
+        #expect(run.exitCode == 0, "\(run.summaries[0].failures)")
+        #expect(run.summaries[0].writtenBack == 1)
+        let values = try environment.root().readEntry(dn: environment.personDN(1), attributes: ["trainingRecord"])?["trainingRecord"] ?? []
+        #expect(Set(values.map { String(decoding: $0, as: UTF8.self) }) == [
+            #"{"completed":"2026-03-01","course":"GMP-101","score":92}"#,
+            #"{"completed":"2026-04-15","course":"SOP-7"}"#,
+        ])
+
+        // A record added in LDAP comes back to the app as part of the canonical array.
+        environment.waitForNextSecond()
+        try environment.root().perform(.modify(dn: environment.personDN(1), modifications: [
+            Modification(.add, "trainingRecord", strings: [#"{"course":"QA-2","completed":"2026-05-01"}"#]),
+        ]))
+        _ = try environment.run()
+        let training = try environment.managedUsers()[key]?.values["training"]
+        #expect(training == .text(#"[{"completed":"2026-03-01","course":"GMP-101","score":92},{"completed":"2026-04-15","course":"SOP-7"},{"completed":"2026-05-01","course":"QA-2"}]"#))
+        environment.waitForNextSecond()
+        let quiet = try environment.run()
+        #expect(quiet.summaries[0].writtenBack == 0)
+        #expect(quiet.summaries[0].changes == 0)
+    }
+}
