@@ -126,3 +126,47 @@ import Testing
         #expect(owned.ldap == Self.v("app"))
     }
 }
+
+/// The same table for multi-valued attributes: values merge as sets.
+@Suite struct MultiValuedMergeTableTests {
+    private static func v(_ strings: String...) -> [[UInt8]] { strings.map { Array($0.utf8) } }
+
+    struct Row: Sendable, CustomTestStringConvertible {
+        var name: String
+        var base: [[UInt8]]
+        var ldap: [[UInt8]]
+        var app: [[UInt8]]
+        var direction: SyncDirection
+        var writeBack: Bool
+        var expectedApp: Set<[UInt8]>?
+        var expectedLDAP: Set<[UInt8]>?
+        var expectedBase: Set<[UInt8]>?
+        var testDescription: String { name }
+    }
+
+    static let rows: [Row] = [
+        Row(name: "same/same", base: v("a", "b"), ldap: v("b", "a"), app: v("a", "b"), direction: .both, writeBack: true,
+            expectedApp: nil, expectedLDAP: nil, expectedBase: nil),
+        Row(name: "LDAP added a value", base: v("a"), ldap: v("a", "x"), app: v("a"), direction: .both, writeBack: true,
+            expectedApp: Set(v("a", "x")), expectedLDAP: nil, expectedBase: Set(v("a", "x"))),
+        Row(name: "app removed a value", base: v("a", "b"), ldap: v("a", "b"), app: v("a"), direction: .both, writeBack: true,
+            expectedApp: nil, expectedLDAP: Set(v("a")), expectedBase: Set(v("a"))),
+        Row(name: "app edit of a from-ldap attribute is reset", base: v("a"), ldap: v("a"), app: v("a", "y"), direction: .fromLDAP, writeBack: true,
+            expectedApp: Set(v("a")), expectedLDAP: nil, expectedBase: Set(v("a"))),
+        Row(name: "both changed the same way", base: v("a"), ldap: v("a", "z"), app: v("z", "a"), direction: .both, writeBack: true,
+            expectedApp: nil, expectedLDAP: nil, expectedBase: Set(v("a", "z"))),
+        Row(name: "both changed differently: set merge, no conflict", base: v("a", "b"), ldap: v("a", "b", "x"), app: v("a"), direction: .both, writeBack: true,
+            expectedApp: Set(v("a", "x")), expectedLDAP: Set(v("a", "x")), expectedBase: Set(v("a", "x"))),
+        Row(name: "to-ldap changed in LDAP is reset to the app", base: v("a"), ldap: v("a", "q"), app: v("a"), direction: .toLDAP, writeBack: true,
+            expectedApp: nil, expectedLDAP: Set(v("a")), expectedBase: Set(v("a"))),
+    ]
+
+    @Test(arguments: rows)
+    func multiValuedRowsOfTheMergeTable(row: Row) {
+        let settings = AttributeMerge.Settings(direction: row.direction, multiValued: true, writeBackEnabled: row.writeBack)
+        let result = AttributeMerge.merge(.init(base: row.base, ldap: row.ldap, app: row.app), settings)
+        #expect(result.app.map(Set.init) == row.expectedApp)
+        #expect(result.ldap.map(Set.init) == row.expectedLDAP)
+        #expect(result.base.map(Set.init) == row.expectedBase)
+    }
+}

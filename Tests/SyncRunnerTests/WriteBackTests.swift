@@ -276,3 +276,55 @@ import Testing
         #expect(quiet.summaries[0].changes == 0)
     }
 }
+
+@Suite struct ConcurrentEditTests {
+    @Test func concurrentEditsOnBothSidesEndAsTheMergeTableSays() throws {
+        let environment = try SyncEnvironment(people: 3, groups: 0)
+        try environment.configure(environment.yaml(attributes: [
+            "{ ldap: cn, app: name }",
+            "{ ldap: telephoneNumber, app: phone, direction: both }",
+            "{ ldap: description, app: note, direction: both }",
+            "{ ldap: mail, app: email, direction: both, multiValued: true }",
+        ]) + "\nwriteBack: { enabled: true }")
+        _ = try environment.run()
+        environment.waitForNextSecond()
+        let one = Fixtures.personUID(1), two = Fixtures.personUID(2)
+        let root = try environment.root()
+        // Person 1: LDAP edits description and adds a mail; the app edits phone and adds another mail.
+        try root.perform(.modify(dn: environment.personDN(1), modifications: [
+            Modification(.replace, "description", strings: ["from LDAP"]),
+            Modification(.add, "mail", strings: ["ldap-added@example.com"]),
+        ]))
+        // Person 2: both sides change telephoneNumber differently (ldap-wins).
+        try root.perform(.modify(dn: environment.personDN(2), modifications: [Modification(.replace, "telephoneNumber", strings: ["+2 ldap"])]))
+        try environment.appStore().apply([
+            .update(key: one, values: ["phone": .text("+1 app"), "email": .text(#"["\#(one)@example.com","app-added@example.com"]"#)]),
+            .update(key: two, values: ["phone": .text("+2 app")]),
+        ])
+
+        let run = try environment.run()
+        #expect(run.exitCode == 0, "\(run.summaries[0].failures)")
+        #expect(run.summaries[0].conflicts == 1)
+        let entry = try root.readEntry(dn: environment.personDN(1), attributes: ["telephoneNumber", "description", "mail"])
+        #expect(entry?["telephoneNumber"] == [Array("+1 app".utf8)])
+        #expect(Set(entry?["mail"] ?? []) == Set(["\(one)@example.com", "ldap-added@example.com", "app-added@example.com"].map { Array($0.utf8) }))
+        let users = try environment.managedUsers()
+        #expect(users[one]?.values["note"] == .text("from LDAP"))
+        #expect(users[one]?.values["email"].map { value -> Set<String> in
+            guard case .text(let text) = value else { return [] }
+            return Set((try? JSONStringArray.decode(text)) ?? [])
+        } == ["\(one)@example.com", "ldap-added@example.com", "app-added@example.com"])
+        #expect(users[two]?.values["phone"] == .text("+2 ldap"))
+        let two2 = try root.readEntry(dn: environment.personDN(2), attributes: ["telephoneNumber"])
+        #expect(two2?["telephoneNumber"] == [Array("+2 ldap".utf8)])
+
+        let audit = try String(contentsOfFile: environment.directory.appendingPathComponent("audit.jsonl").path, encoding: .utf8)
+        let conflictLine = try #require(audit.split(separator: "\n").first { $0.contains(#""op":"conflict""#) })
+        #expect(conflictLine.contains("+2 ldap") && conflictLine.contains("+2 app") && conflictLine.contains(two))
+
+        environment.waitForNextSecond()
+        let quiet = try environment.run()
+        #expect(quiet.summaries[0].writtenBack == 0)
+        #expect(quiet.summaries[0].changes == 0)
+    }
+}
