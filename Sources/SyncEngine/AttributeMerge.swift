@@ -214,7 +214,7 @@ public enum AttributeMerge {
 
     // MARK: Equality by the attribute's rule
 
-    static func equal(_ a: [[UInt8]], _ b: [[UInt8]], _ settings: Settings) -> Bool {
+    public static func equal(_ a: [[UInt8]], _ b: [[UInt8]], _ settings: Settings) -> Bool {
         if a == b { return true }
         return Set(keyed(a, settings).keys) == Set(keyed(b, settings).keys)
     }

@@ -222,8 +222,8 @@ public enum UserEvaluation {
             let rawLDAP = user.values[attribute.ldap] ?? []
             // With a transform, both LDAP sides are compared in the transform's canonical
             // form, so a value another tool wrote in another spelling is no change (I7).
-            let ldap = attribute.transform == nil ? rawLDAP : canonical(rawLDAP, attribute)
-            let base = snapshot?.values[attribute.ldap].map { attribute.transform == nil ? $0 : canonical($0, attribute) }
+            let ldap = comparable(rawLDAP, attribute)
+            let base = snapshot?.values[attribute.ldap].map { comparable($0, attribute) }
             let appValues: [[UInt8]]
             do { appValues = try ValueMapping.ldapValues(have, for: attribute) } catch {
                 throw EntryFailure(key: user.key, dn: user.dn, message: error.description)
@@ -252,6 +252,31 @@ public enum UserEvaluation {
             }
         }
         if !updates.isEmpty { plan.changes.append(.update(key: user.key, values: updates)) }
+    }
+
+    /// Whether the app row holds other values than the snapshot agreed on, for any mapped
+    /// attribute: an app-side edit, which the run must merge although LDAP did not
+    /// change (SPEC §5; the app side is compared with the snapshot every run).
+    public static func appDiffers(_ app: AppUser, from snapshot: UserSnapshot, policy: SyncPolicy) -> Bool {
+        for attribute in policy.attributes {
+            guard let appValues = try? ValueMapping.ldapValues(app.values[attribute.column] ?? .null, for: attribute) else { return true }
+            guard let base = snapshot.values[attribute.ldap] else {
+                if !appValues.isEmpty { return true }
+                continue
+            }
+            let agreed = comparable(base, attribute)
+            let settings = AttributeMerge.Settings(multiValued: attribute.kind == .multiText, caseInsensitive: attribute.caseInsensitive)
+            if !AttributeMerge.equal(appValues, agreed, settings) { return true }
+        }
+        return false
+    }
+
+    /// The LDAP values as the app can hold them: through the transform's canonical form,
+    /// and for a single-valued mapping only the first value (the one the app gets), so a
+    /// second value in LDAP is never taken for an app edit.
+    private static func comparable(_ values: [[UInt8]], _ attribute: MappedAttribute) -> [[UInt8]] {
+        if attribute.transform != nil { return canonical(values, attribute) }
+        return attribute.kind == .multiText ? values : Array(values.prefix(1))
     }
 
     /// LDAP values through the transform and back: their canonical spelling (values the
@@ -284,7 +309,13 @@ public enum UserEvaluation {
             return (try? ValueMapping.appValue(values, for: attribute)).map { ValueMapping.display($0, for: attribute) } ?? "<\(values.count) values>"
         }
         guard attribute.kind == .multiText else {
-            return LDAPAttributeChange(attribute: attribute.ldap, replace: target, add: [], delete: [],
+            guard current.count > 1, attribute.transform == nil else {
+                return LDAPAttributeChange(attribute: attribute.ldap, replace: target, add: [], delete: [],
+                                           old: display(current), new: display(target), isReset: isReset)
+            }
+            // A single-valued mapping of an attribute holding several values: change the
+            // first value only, keep the others (replace would delete them).
+            return LDAPAttributeChange(attribute: attribute.ldap, replace: nil, add: target, delete: Array(current.prefix(1)),
                                        old: display(current), new: display(target), isReset: isReset)
         }
         let fold = { (value: [UInt8]) -> [UInt8] in

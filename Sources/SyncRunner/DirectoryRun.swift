@@ -397,8 +397,32 @@ final class DirectoryRun {
             }
             if let id { again.insert(id) }
         }
+        again.formUnion(try appEditedUserIDs())
         again.subtract(decided)
         try reread(connection, ids: Array(again))
+    }
+
+    /// Managed app users whose row differs from the snapshot's agreed values: app-side
+    /// edits, merged this run although LDAP did not change them. One scan of the managed
+    /// rows and one snapshot look-up each, per run.
+    private func appEditedUserIDs() throws -> Set<[UInt8]> {
+        guard let state else { return [] }
+        var edited: Set<[UInt8]> = []
+        var batch: [AppUser] = []
+        func check() throws {
+            let snapshots = try state.users(directory.name, appKeys: batch.map(\.key))
+            for user in batch {
+                guard let (id, snapshot) = snapshots[user.key], !decided.contains(id) else { continue }
+                if UserEvaluation.appDiffers(user, from: snapshot, policy: policy) { edited.insert(id) }
+            }
+            batch.removeAll(keepingCapacity: true)
+        }
+        try app.forEachManagedUser { user in
+            batch.append(user)
+            if batch.count >= 500 { try check() }
+        }
+        try check()
+        return edited
     }
 
     /// Reads users by id (in chunks) and decides them.

@@ -103,6 +103,18 @@ final class SyncState {
         }
     }
 
+    /// The snapshot users with these app keys, with their ids, read in one transaction.
+    func users(_ directory: String, appKeys: [String]) throws -> [String: ([UInt8], UserSnapshot)] {
+        try environment.read { txn in
+            var result: [String: ([UInt8], UserSnapshot)] = [:]
+            for key in appKeys {
+                guard let id = try txn.get(Self.key(directory, key), in: userKeys), let snapshot = try user(directory, id: id, txn) else { continue }
+                result[key] = (id, snapshot)
+            }
+            return result
+        }
+    }
+
     /// Which of these app keys ldapsync itself deactivated.
     func deactivatedBySync(_ directory: String, appKeys: some Sequence<String>) throws -> Set<String> {
         try environment.read { txn in

@@ -328,3 +328,41 @@ import Testing
         #expect(quiet.summaries[0].changes == 0)
     }
 }
+
+@Suite struct AppSideDetectionTests {
+    @Test func anAppEditIsFoundAlthoughLDAPDidNotChangeTheEntry() throws {
+        let environment = try SyncEnvironment(people: 4, groups: 0)
+        try environment.configure(environment.yaml(attributes: WriteBackTests.phoneBoth) + "\nwriteBack: { enabled: true }")
+        _ = try environment.run()
+        // Move the cursor past the fixture's load time, so person 3 is not re-read by the
+        // incremental search any more.
+        environment.waitForNextSecond()
+        try environment.root().perform(.modify(dn: environment.personDN(1), modifications: [Modification(.replace, "description", strings: ["x"])]))
+        _ = try environment.run()
+        environment.waitForNextSecond()
+        try environment.root().perform(.modify(dn: environment.personDN(1), modifications: [Modification(.replace, "description", strings: ["y"])]))
+        _ = try environment.run()
+
+        try environment.appStore().apply([.update(key: Fixtures.personUID(3), values: ["phone": .text("+3 app only")])])
+        let run = try environment.run()
+        #expect(run.summaries[0].writtenBack == 1)
+        let entry = try environment.root().readEntry(dn: environment.personDN(3), attributes: ["telephoneNumber"])
+        #expect(entry?["telephoneNumber"] == [Array("+3 app only".utf8)])
+    }
+
+    @Test func anAppEditOfAFromLDAPAttributeIsResetAlthoughLDAPDidNotChange() throws {
+        let environment = try SyncEnvironment(people: 3, groups: 0)
+        try environment.configure(environment.yaml())
+        _ = try environment.run()
+        environment.waitForNextSecond()
+        try environment.root().perform(.modify(dn: environment.personDN(1), modifications: [Modification(.replace, "description", strings: ["x"])]))
+        _ = try environment.run()
+        environment.waitForNextSecond()
+        try environment.root().perform(.modify(dn: environment.personDN(1), modifications: [Modification(.replace, "description", strings: ["y"])]))
+        _ = try environment.run()
+        try environment.appStore().apply([.update(key: Fixtures.personUID(2), values: ["name": .text("Edited In The App")])])
+        let run = try environment.run()
+        #expect(run.summaries[0].resets == 1)
+        #expect(try environment.managedUsers()[Fixtures.personUID(2)]?.values["name"] != .text("Edited In The App"))
+    }
+}
