@@ -769,7 +769,8 @@ final class DirectoryRun {
         for attempt in 0..<3 {
             var transient: [LDAPWrite] = []
             let operations = remaining.map { WriteOperation.modify(dn: $0.dn, modifications: modifications($0.changes)) }
-            connection.pipeline(operations, window: 32) { index, result in
+            // 8 in flight: measured best against slapd here (docs/benchmarks.md, write-back).
+            connection.pipeline(operations, window: 8) { index, result in
                 let write = remaining[index]
                 switch result {
                 case .success:
