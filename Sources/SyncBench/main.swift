@@ -4,12 +4,20 @@
 //
 //   swift run -c release --scratch-path .build-release SyncBench [path/to/ldapsync]
 //       [--users 100000] [--groups 1000] [--members 150] [--changes 100] [--rounds 3]
+//       [--writeback-users 10000] [--writeback-rounds 5] [--writeback-only | --no-writeback] [--window-sweep]
+//
+// Then, in slapds of its own (a freshly loaded one per round), the write-back of one changed attribute on every one of
+// --writeback-users users (an UPDATE of the app store), side by side with ldapmodify
+// applying as many changes from one LDIF file; --writeback-only runs just that part,
+// --window-sweep adds pipeline windows 2 to 64 to the writes sent from this process.
 //
 // The ldapsync executable (default .build-release/release/ldapsync) runs as a child
 // process, as cron would run it; its wall time, CPU time and peak RSS come from
 // wait4(2), so they are its own, not this process's nor slapd's. slapd's CPU time is
 // read from /proc. Each full run starts from an empty state directory and app store.
+import DirectoryModel
 import Foundation
+import LDAPClient
 import SlapdSupport
 #if canImport(Glibc)
 import Glibc
@@ -169,6 +177,15 @@ var groupCount = 1_000
 var membersPerGroup = 150
 var changeCount = 100
 var rounds = 3
+/// The write-back benchmark (one changed attribute on every user, against ldapmodify):
+/// after the full and incremental part, or alone with --writeback-only; --no-writeback
+/// leaves it out.
+var writeBackUsers = 10_000
+var writeBackRounds = 5
+/// The windows of the pipelined writes sent from this process (32: ldapsync's).
+var pipelineWindows = [1, 32]
+var runWriteBack = true
+var writeBackOnly = false
 do {
     var arguments = CommandLine.arguments.dropFirst()[...]
     func number(_ name: String) -> Int {
@@ -185,6 +202,11 @@ do {
         case "--members": membersPerGroup = number(argument)
         case "--changes": changeCount = number(argument)
         case "--rounds": rounds = number(argument)
+        case "--writeback-users": writeBackUsers = number(argument)
+        case "--writeback-rounds": writeBackRounds = number(argument)
+        case "--writeback-only": writeBackOnly = true
+        case "--window-sweep": pipelineWindows = [1, 2, 4, 8, 16, 32, 64]
+        case "--no-writeback": runWriteBack = false
         default: ldapsyncPath = argument
         }
     }
@@ -196,7 +218,7 @@ guard FileManager.default.isExecutableFile(atPath: ldapsync) else {
 }
 
 /// slapd's user + system CPU seconds so far, from /proc/PID/stat.
-func slapdCPU(_ pid: pid_t?) -> Double {
+@Sendable func slapdCPU(_ pid: pid_t?) -> Double {
     guard let pid, let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
           let close = stat.lastIndex(of: ")") else { return .nan }
     // Fields after "(comm)": state is field 3, utime 14, stime 15.
@@ -223,10 +245,405 @@ func median(_ values: [Double]) -> Double {
     return sorted.isEmpty ? .nan : sorted[sorted.count / 2]
 }
 
+/// The numbers of ldapsync's summary row: fetched, created, updated, deactivated,
+/// members +, members -, written back, conflicts, failures.
+func summaryCounts(_ run: ChildRun) -> [Int] {
+    let lines = run.stdout.split(separator: "\n")
+    guard let header = lines.firstIndex(where: { $0.hasPrefix("directory ") }), header + 1 < lines.count else { return [] }
+    return lines[header + 1].split(separator: " ").dropFirst().compactMap { Int($0) }
+}
+
+/// Where the time of a run went, from the arrival times of its debug log lines on stderr
+/// ("search complete" after each search): the phases between them.
+func phases(_ run: ChildRun) -> String {
+    var previous = 0.0
+    var parts: [String] = []
+    for (time, line) in run.stderrLines where line.contains("search complete") {
+        let entries = line.range(of: "ldap.entries=").map { line[$0.upperBound...].prefix { $0.isNumber } } ?? "?"
+        let base = line.range(of: "ldap.dn=").map { line[$0.upperBound...].prefix { $0 != "," && $0 != " " } } ?? "?"
+        parts.append(String(format: "search %@ (%@ entries) until %.2f s (+%.2f)", String(base), String(entries), time, time - previous))
+        previous = time
+    }
+    parts.append(String(format: "decide + write app + commit state until %.2f s (+%.2f)", run.wall, run.wall - previous))
+    return parts.joined(separator: "\n    ")
+}
+
+// MARK: Write-back: one changed attribute on every user, against ldapmodify
+
+/// Seconds since the epoch now (CLOCK_REALTIME, the clock of ldapsync's audit times).
+@Sendable func realtimeNow() -> Double {
+    var now = timespec()
+    clock_gettime(CLOCK_REALTIME, &now)
+    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+}
+
+/// The times (seconds since the epoch) of the `"side":"ldap"` records of an audit log
+/// (JSON lines; `time` is ISO 8601 UTC with up to nine fractional digits), in file order.
+func ldapAuditTimes(_ path: String) throws -> [Double] {
+    let text = try String(contentsOfFile: path, encoding: .utf8)
+    let whole = ISO8601DateFormatter()
+    var times: [Double] = []
+    for line in text.split(separator: "\n") where line.contains(#""side":"ldap""#) {
+        guard let open = line.range(of: #""time":""#),
+              let close = line[open.upperBound...].firstIndex(of: "\"") else { continue }
+        let stamp = line[open.upperBound..<close]  // 2026-11-22T10:00:01.123456789Z
+        var fraction = 0.0
+        var seconds = String(stamp)
+        if let dot = stamp.firstIndex(of: ".") {
+            fraction = Double("0" + stamp[dot...].dropLast()) ?? 0
+            seconds = String(stamp[..<dot]) + "Z"
+        }
+        guard let date = whole.date(from: seconds) else { throw BenchError(description: "audit time \(stamp) not understood") }
+        times.append(date.timeIntervalSince1970 + fraction)
+    }
+    return times
+}
+
+/// Samples a process's CPU time (`slapdCPU`) every 5 ms on a thread of its own, to tell
+/// how much of it falls between two instants of the realtime clock.
+final class CPUSampler: @unchecked Sendable {
+    private let lock = NSLock()
+    private var samples: [(time: Double, cpu: Double)] = []  // guarded by lock
+    private var stopped = false  // guarded by lock
+    private let done = DispatchSemaphore(value: 0)
+
+    init(pid: pid_t?) {
+        Thread.detachNewThread { [self] in
+            while true {
+                let sample = (realtimeNow(), slapdCPU(pid))
+                let stop = lock.withLock {
+                    samples.append(sample)
+                    return stopped
+                }
+                if stop { break }
+                usleep(5_000)
+            }
+            done.signal()
+        }
+    }
+
+    func stop() {
+        lock.withLock { stopped = true }
+        done.wait()
+    }
+
+    /// CPU seconds from the last sample at or before `start` to the first at or after `end`
+    /// (so it covers the interval, with up to 5 ms and one clock tick to spare on each side).
+    func cpu(from start: Double, to end: Double) -> Double {
+        lock.withLock {
+            guard let before = samples.last(where: { $0.time <= start }),
+                  let after = samples.first(where: { $0.time >= end }) else { return .nan }
+            return after.cpu - before.cpu
+        }
+    }
+}
+
+/// A measured write-back run: the run, and when (seconds after its launch) the answers
+/// to its first and last LDAP writes arrived, from the audit log.
+struct WriteBackSample {
+    var sync: SyncSample
+    var firstWrite: Double
+    var lastWrite: Double
+    /// slapd's CPU seconds between the first and the last answer.
+    var writesSlapdCPU: Double
+    /// The last "search complete" debug line, seconds after the launch.
+    var searchesDone: Double
+}
+
+/// This process's user + system CPU seconds so far.
+func ownCPU() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}
+
+/// Sends `count` modifies (replace telephoneNumber with `prefix` + uid) from this process
+/// through LDAPClient's pipeline with `window` in flight on one connection: the writes of
+/// a write-back run with nothing before or after them.
+func pipelinedModifies(_ server: SlapdServer, count: Int, window: Int, prefix: String) throws -> Sample {
+    let peopleBase = "ou=people,\(server.configuration.suffix)"
+    let operations = (1...count).map { number in
+        let uid = Fixtures.personUID(number)
+        return WriteOperation.modify(dn: "uid=\(uid),\(peopleBase)",
+                                     modifications: [Modification(.replace, "telephoneNumber", strings: [prefix + uid])])
+    }
+    let connection = try LDAPConnection(url: server.url)
+    try connection.bind(dn: server.configuration.syncDN, password: Secret(server.configuration.syncPassword))
+    let slapdBefore = slapdCPU(server.pid)
+    let cpuBefore = ownCPU()
+    let start = ContinuousClock.now
+    var failures = 0
+    connection.pipeline(operations, window: window) { _, result in
+        if case .failure = result { failures += 1 }
+    }
+    let wall = seconds(ContinuousClock.now - start)
+    let sample = Sample(wall: wall, cpu: ownCPU() - cpuBefore, slapdCPU: slapdCPU(server.pid) - slapdBefore, megabytes: .nan)
+    guard failures == 0 else { throw BenchError(description: "\(failures) of \(count) pipelined modifies (window \(window)) failed") }
+    return sample
+}
+
+/// Per round, in a freshly loaded slapd of `writeBackUsers` people: a fresh state and app
+/// store (`ldapsync init`, a full `ldapsync run`); one UPDATE of `phone` on every app row
+/// with the sqlite3 shell; the timed `ldapsync run` that writes them back; then, on the
+/// same server, the timed `ldapmodify` of as many changes (fresh values) from one LDIF
+/// file, and from 4 files by 4 ldapmodify processes at once (slapd with several writes in
+/// flight and next to no client work); the writes alone from this process through
+/// LDAPClient's pipeline (`pipelineWindows`); then the same write-back with
+/// `ldapsync run --full`.
+///
+/// Why a fresh slapd per round: an incremental run decides only the users it reads from
+/// LDAP, so it sees an app edit only for users whose entry falls in its search window
+/// (the edits of the others wait for a full run: a defect of ldapsync, not of this
+/// benchmark). The first incremental run after a full one reads from (cursor − the full
+/// run's read duration); slapadd stamps all 10,000 entries within that window, so that
+/// run reads, and writes back, every user. On a server whose entries were modified over
+/// more than a second (by the previous round's ldapmodify) it reads only the newest ones.
+/// The run checks "written back" = the number of users, and LDAP's values, every round.
+@MainActor func writeBackBenchmark() throws {
+    let count = writeBackUsers
+    say("")
+    say("Write-back: \(count) people (no groups), one changed attribute each, against ldapmodify; a freshly loaded slapd per round")
+    let fixture = Fixtures.people(count: count)
+    let work = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("syncbench-writeback-\(getpid())")
+    try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    defer { try? FileManager.default.removeItem(at: work) }
+    func path(_ name: String) -> String { work.appendingPathComponent(name).path }
+    let configPath = path("ldapsync.yaml")
+    let ldapmodifyLDIF = path("changes.ldif")
+
+    var plain: [WriteBackSample] = []
+    var full: [WriteBackSample] = []
+    var modifies: [Sample] = []
+    var parallels: [Sample] = []
+    var pipelined: [Int: [Sample]] = [:]
+    for round in 1...writeBackRounds {
+        let server = try SlapdServer.start(ldif: fixture)
+        let peopleBase = "ou=people,\(server.configuration.suffix)"
+        let passwordFile = try server.writePasswordFile(server.configuration.syncPassword)
+        try """
+            version: 1
+            state: \(path("state"))
+            directories:
+              - name: bench
+                url: "\(server.url)"
+                bind: { dn: "\(server.configuration.syncDN)", passwordFile: \(passwordFile) }
+                users: { base: "\(peopleBase)" }
+                timestamp: { overlap: 0s }
+            app: { kind: sqlite, path: \(path("app.db")) }
+            attributes:
+              - { ldap: cn, app: name }
+              - { ldap: telephoneNumber, app: phone, direction: both }
+            writeBack: { enabled: true }
+            audit: { path: \(path("audit.jsonl")) }
+
+            """.write(toFile: configPath, atomically: true, encoding: .utf8)
+
+        func sync(_ arguments: [String] = []) throws -> SyncSample {
+            let slapdBefore = slapdCPU(server.pid)
+            let run = try spawnMeasured(ldapsync, ["run", "--config", configPath, "--log-level", "debug"] + arguments,
+                                        stdoutPath: path("run.out"))
+            let slapd = slapdCPU(server.pid) - slapdBefore
+            guard run.succeeded else {
+                throw BenchError(description: "ldapsync run exited \(run.status) (signal \(run.signal)):\n\(run.stdout)\n"
+                                 + run.stderrLines.suffix(20).map(\.line).joined(separator: "\n"))
+            }
+            return SyncSample(sample: Sample(wall: run.wall, cpu: run.cpu, slapdCPU: slapd, megabytes: run.megabytes),
+                              counts: summaryCounts(run), run: run)
+        }
+
+        /// How many people have a telephoneNumber starting with `prefix` (ldapsearch, untimed).
+        func countPhones(prefix: String) throws -> Int {
+            let run = try spawnMeasured("/usr/bin/ldapsearch", [
+                "-x", "-LLL", "-H", server.url, "-D", server.configuration.syncDN, "-y", passwordFile,
+                "-b", peopleBase, "-E", "pr=1000/noprompt", "(telephoneNumber=\(prefix)*)", "1.1",
+            ], stdoutPath: path("count.ldif"))
+            guard run.succeeded else { throw BenchError(description: "ldapsearch failed: \(run.stderrLines.map(\.line))") }
+            return run.stdout.split(separator: "\n").filter { $0.hasPrefix("dn: ") }.count
+        }
+
+        /// Runs the sqlite3 shell on the app store (untimed).
+        func sqlite(_ statement: String) throws -> String {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+            process.arguments = [path("app.db"), statement]
+            let output = Pipe()
+            process.standardOutput = output
+            try process.run()
+            let data = output.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            guard process.terminationStatus == 0 else { throw BenchError(description: "sqlite3 \(statement) exited \(process.terminationStatus)") }
+            return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+
+        /// Edits `phone` of every app user, then times the run that writes the edits back
+        /// and checks that every one of them is in LDAP.
+        func writeBack(prefix: String, _ arguments: [String] = []) throws -> WriteBackSample {
+            _ = try sqlite("UPDATE users SET phone = '\(prefix)' || key")
+            let edited = try sqlite("SELECT count(*) FROM users WHERE phone LIKE '\(prefix)%'")
+            guard edited == "\(count)" else { throw BenchError(description: "the UPDATE changed \(edited) rows, not \(count)") }
+            try? FileManager.default.removeItem(atPath: path("audit.jsonl"))
+            let sampler = CPUSampler(pid: server.pid)
+            let launched = realtimeNow()
+            let run: SyncSample
+            do {
+                defer { sampler.stop() }
+                run = try sync(arguments)
+            }
+            let times = try ldapAuditTimes(path("audit.jsonl"))
+            let written = run.counts.count >= 7 ? run.counts[6] : -1
+            guard written == count, times.count == count else {
+                throw BenchError(description: "ldapsync run \(arguments.joined(separator: " ")) wrote back \(written) users (\(times.count) LDAP audit lines), not \(count):\n\(run.run.stdout)")
+            }
+            let inLDAP = try countPhones(prefix: prefix)
+            guard inLDAP == count else { throw BenchError(description: "after the write-back run \(inLDAP) people have the app's phone, not \(count)") }
+            let first = times.min() ?? .nan
+            let last = times.max() ?? .nan
+            return WriteBackSample(sync: run, firstWrite: first - launched, lastWrite: last - launched,
+                                   writesSlapdCPU: sampler.cpu(from: first, to: last),
+                                   searchesDone: run.run.stderrLines.last { $0.line.contains("search complete") }?.seconds ?? .nan)
+        }
+
+        // A fresh state and app store, filled by a full run (untimed).
+        for name in ["state", "app.db", "app.db-wal", "app.db-shm"] { try? FileManager.default.removeItem(atPath: path(name)) }
+        let initRun = try spawnMeasured(ldapsync, ["init", "--config", configPath], stdoutPath: path("init.out"))
+        guard initRun.succeeded else { throw BenchError(description: "ldapsync init exited \(initRun.status): \(initRun.stderrLines.map(\.line))") }
+        let first = try sync()
+        guard first.counts.count >= 7, first.counts[1] == count else {
+            throw BenchError(description: "the full run did not create \(count) users:\n\(first.run.stdout)")
+        }
+
+        // Timed: `ldapsync run` writes back the app's edits.
+        let sample = try writeBack(prefix: "w\(round)-")
+        plain.append(sample)
+
+        // Timed: ldapmodify applies as many changes (fresh values) from one file.
+        let ldapPrefix = "m\(round)-"
+        var changes = ""
+        changes.reserveCapacity(count * 130)
+        for number in 1...count {
+            let uid = Fixtures.personUID(number)
+            changes += "dn: uid=\(uid),\(peopleBase)\nchangetype: modify\nreplace: telephoneNumber\ntelephoneNumber: \(ldapPrefix)\(uid)\n-\n\n"
+        }
+        try changes.write(toFile: ldapmodifyLDIF, atomically: true, encoding: .utf8)
+        let slapdBefore = slapdCPU(server.pid)
+        let modify = try spawnMeasured("/usr/bin/ldapmodify", [
+            "-x", "-H", server.url, "-D", server.configuration.syncDN, "-y", passwordFile, "-f", ldapmodifyLDIF,
+        ], stdoutPath: "/dev/null")
+        let modifySlapd = slapdCPU(server.pid) - slapdBefore
+        guard modify.succeeded else {
+            throw BenchError(description: "ldapmodify exited \(modify.status): \(modify.stderrLines.suffix(5).map(\.line).joined(separator: "\n"))")
+        }
+        let modified = try countPhones(prefix: ldapPrefix)
+        guard modified == count else { throw BenchError(description: "after ldapmodify \(modified) people have its phone, not \(count)") }
+        modifies.append(Sample(wall: modify.wall, cpu: modify.cpu, slapdCPU: modifySlapd, megabytes: modify.megabytes))
+
+        // Timed: the same number of changes (fresh values) from 4 LDIF files, with 4
+        // ldapmodify processes at once: how fast slapd takes these writes when several
+        // are in flight, with no client work to speak of. One shell runs them and waits
+        // for them, so its wait4 figures include theirs.
+        let parallelPrefix = "p\(round)-"
+        let parts = 4
+        var script = ""
+        for part in 0..<parts {
+            var changes = ""
+            for number in stride(from: part + 1, through: count, by: parts) {
+                let uid = Fixtures.personUID(number)
+                changes += "dn: uid=\(uid),\(peopleBase)\nchangetype: modify\nreplace: telephoneNumber\ntelephoneNumber: \(parallelPrefix)\(uid)\n-\n\n"
+            }
+            let file = path("changes-\(part).ldif")
+            try changes.write(toFile: file, atomically: true, encoding: .utf8)
+            script += "/usr/bin/ldapmodify -x -H '\(server.url)' -D '\(server.configuration.syncDN)' -y '\(passwordFile)' -f '\(file)' > /dev/null & pids=\"$pids $!\"; "
+        }
+        script += "for pid in $pids; do wait $pid || exit 1; done"
+        let parallelBefore = slapdCPU(server.pid)
+        let parallel = try spawnMeasured("/bin/sh", ["-c", script], stdoutPath: "/dev/null")
+        let parallelSlapd = slapdCPU(server.pid) - parallelBefore
+        guard parallel.succeeded else {
+            throw BenchError(description: "\(parts) ldapmodify at once failed (\(parallel.status)): \(parallel.stderrLines.suffix(5).map(\.line).joined(separator: "\n"))")
+        }
+        let parallelModified = try countPhones(prefix: parallelPrefix)
+        guard parallelModified == count else { throw BenchError(description: "after \(parts) ldapmodify at once \(parallelModified) people have their phone, not \(count)") }
+        parallels.append(Sample(wall: parallel.wall, cpu: parallel.cpu, slapdCPU: parallelSlapd, megabytes: parallel.megabytes))
+
+        // Timed: the writes alone, sent from this process through LDAPClient's pipeline on
+        // one connection, one at a time (window 1, what ldapmodify does) and with
+        // ldapsync's window.
+        for window in pipelineWindows {
+            let prefix = "s\(window)-"
+            let sample = try pipelinedModifies(server, count: count, window: window, prefix: prefix)
+            let applied = try countPhones(prefix: prefix)
+            guard applied == count else { throw BenchError(description: "after the pipelined modifies (window \(window)) \(applied) people have their phone, not \(count)") }
+            pipelined[window, default: []].append(sample)
+        }
+
+        // Timed: the same write-back with --full, after a --full run (untimed) has taken
+        // ldapmodify's values into the app.
+        let settle = try sync(["--full"])
+        guard settle.counts.count >= 7, settle.counts[2] == count else {
+            throw BenchError(description: "the --full run after ldapmodify did not update \(count) users:\n\(settle.run.stdout)")
+        }
+        let fullSample = try writeBack(prefix: "f\(round)-", ["--full"])
+        full.append(fullSample)
+        try server.stop()
+
+        say(String(format: "  round %d: ldapsync run %.2f s (cpu %.2f s, slapd %.2f s, peak RSS %.0f MB; searches done %.2f s, writes answered %.2f–%.2f s, slapd %.2f s in them) | ldapmodify %.2f s (cpu %.2f s, slapd %.2f s) | ratio %.2f | 4 x ldapmodify %.2f s (slapd %.2f s) | run --full %.2f s (writes %.2f–%.2f s)",
+                   round, sample.sync.sample.wall, sample.sync.sample.cpu, sample.sync.sample.slapdCPU, sample.sync.sample.megabytes,
+                   sample.searchesDone, sample.firstWrite, sample.lastWrite, sample.writesSlapdCPU, modify.wall, modify.cpu, modifySlapd,
+                   sample.sync.sample.wall / modify.wall, parallel.wall, parallelSlapd, fullSample.sync.sample.wall, fullSample.firstWrite, fullSample.lastWrite))
+    }
+
+    let middle = plain.sorted { $0.sync.sample.wall < $1.sync.sample.wall }[plain.count / 2]
+    say("  phases of the median write-back run (debug log lines; the writes from the audit log's times):\n    " + phases(middle.sync.run))
+    say(String(format: "    first write answered at %.2f s, last at %.2f s (writes %.2f s), then the audit flush and state commit until %.2f s",
+                   middle.firstWrite, middle.lastWrite, middle.lastWrite - middle.firstWrite, middle.sync.sample.wall))
+
+    let modifyWall = median(modifies.map(\.wall))
+    func row(_ name: String, _ samples: [Sample]) -> String {
+        let wall = median(samples.map(\.wall))
+        let megabytes = samples.map(\.megabytes).max() ?? .nan
+        return String(format: "| %@ | %.2f | %.2fx | %.2f | %.2f | %@ |", name, wall, wall / modifyWall, median(samples.map(\.cpu)),
+                      median(samples.map(\.slapdCPU)), megabytes.isNaN ? "–" : String(format: "%.0f", megabytes))
+    }
+    func part(_ name: String, _ values: [Double], slapd: [Double]? = nil) -> String {
+        let value = median(values)
+        return String(format: "| %@ | %.2f | %.2fx | | %@ | |", name, value, value / modifyWall,
+                      slapd.map { String(format: "%.2f", median($0)) } ?? "")
+    }
+    say("")
+    say("\(count) users, one changed attribute each (telephoneNumber ↔ phone, direction: both); median of \(writeBackRounds) rounds")
+    say("(wall: the whole process, slapd's work included; CPU: user+system of the client process alone; slapd CPU: the server's):")
+    say("| run | wall s | vs ldapmodify | client CPU s | slapd CPU s | peak RSS MB |")
+    say("|---|---|---|---|---|---|")
+    say(row("ldapmodify -f, \(count) modifies from one LDIF file", modifies))
+    say(row("4 x ldapmodify -f at once, \(count / 4) modifies each", parallels))
+    for window in pipelineWindows {
+        say(row("writes alone: LDAPClient pipeline, one connection, window \(window)", pipelined[window] ?? []))
+    }
+    say(row("ldapsync run, \(count) written back", plain.map(\.sync.sample)))
+    say(part("… until the first write is answered", plain.map(\.firstWrite)))
+    say(part("… the pipelined writes (first answer to last)", plain.map { $0.lastWrite - $0.firstWrite }, slapd: plain.map(\.writesSlapdCPU)))
+    say(part("… after the last write (audit flush, state commit, exit)", plain.map { $0.sync.sample.wall - $0.lastWrite }))
+    say(row("ldapsync run --full, \(count) written back", full.map(\.sync.sample)))
+    say(part("… the pipelined writes (first answer to last)", full.map { $0.lastWrite - $0.firstWrite }, slapd: full.map(\.writesSlapdCPU)))
+    // The ratio of each round's pair (run back to back on one server), not of the medians:
+    // the machine's speed drifts between rounds more than between the two halves of one.
+    let ratios = zip(plain, modifies).map { $0.sync.sample.wall / $1.wall }
+    let ratio = median(ratios)
+    say("")
+    say("ldapsync run / ldapmodify per round: " + ratios.map { String(format: "%.2f", $0) }.joined(separator: ", "))
+    say(String(format: "Target: the write-back run <= ldapmodify (median ratio <= 1.0): %.2fx  %@ (%d of %d rounds at or under 1.0)",
+               ratio, ratio <= 1 ? "met" : "MISSED", ratios.filter { $0 <= 1 }.count, ratios.count))
+}
+
 // Everything from here on runs in one block: a failure stops it with a message and
 // exit(1), whose atexit handler (SlapdSupport) kills slapd; an uncaught error at top
 // level would abort without running it.
 do {
+    if writeBackOnly {
+        try writeBackBenchmark()
+        exit(0)
+    }
+
     // MARK: The directory
 
     let memberships = groupCount * min(membersPerGroup, userCount)
@@ -303,14 +720,6 @@ do {
 
         """.write(toFile: configPath, atomically: true, encoding: .utf8)
 
-    /// The numbers of ldapsync's summary row: fetched, created, updated, deactivated,
-    /// members +, members -, written back, conflicts, failures.
-    func summaryCounts(_ run: ChildRun) -> [Int] {
-        let lines = run.stdout.split(separator: "\n")
-        guard let header = lines.firstIndex(where: { $0.hasPrefix("directory ") }), header + 1 < lines.count else { return [] }
-        return lines[header + 1].split(separator: " ").dropFirst().compactMap { Int($0) }
-    }
-
     func sync(_ arguments: [String] = []) throws -> SyncSample {
         let slapdBefore = slapdCPU(server.pid)
         let run = try spawnMeasured(ldapsync, ["run", "--config", configPath, "--log-level", "debug"] + arguments,
@@ -322,21 +731,6 @@ do {
         }
         return SyncSample(sample: Sample(wall: run.wall, cpu: run.cpu, slapdCPU: slapd, megabytes: run.megabytes),
                           counts: summaryCounts(run), run: run)
-    }
-
-    /// Where the time of a run went, from the arrival times of its debug log lines on stderr
-    /// ("search complete" after each search): the phases between them.
-    func phases(_ run: ChildRun) -> String {
-        var previous = 0.0
-        var parts: [String] = []
-        for (time, line) in run.stderrLines where line.contains("search complete") {
-            let entries = line.range(of: "ldap.entries=").map { line[$0.upperBound...].prefix { $0.isNumber } } ?? "?"
-            let base = line.range(of: "ldap.dn=").map { line[$0.upperBound...].prefix { $0 != "," && $0 != " " } } ?? "?"
-            parts.append(String(format: "search %@ (%@ entries) until %.2f s (+%.2f)", String(base), String(entries), time, time - previous))
-            previous = time
-        }
-        parts.append(String(format: "decide + write app + commit state until %.2f s (+%.2f)", run.wall, run.wall - previous))
-        return parts.joined(separator: "\n    ")
     }
 
     func initTables() throws {
@@ -438,6 +832,8 @@ do {
     say(String(format: "  full sync <= 2x the ldapsearch dump:     %.2fx  %@", fullRatio, fullRatio <= 2 ? "met" : "MISSED"))
     say(String(format: "  peak RSS of ldapsync < 100 MB:           %.0f MB  %@", peak, peak < 100 ? "met" : "MISSED"))
     say(String(format: "  incremental (%d changes) < 25%% of full: %.1f%%  %@", changeCount, 100 * incrementalShare, incrementalShare < 0.25 ? "met" : "MISSED"))
+
+    if runWriteBack { try writeBackBenchmark() }
 } catch {
     FileHandle.standardError.write(Data("SyncBench failed: \(error)\n".utf8))
     exit(1)
