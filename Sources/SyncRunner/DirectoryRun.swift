@@ -397,7 +397,8 @@ final class DirectoryRun {
             }
             if let id { again.insert(id) }
         }
-        again.formUnion(try appEditedUserIDs())
+        // A full run has decided every user in scope already.
+        if since != nil { again.formUnion(try appEditedUserIDs()) }
         again.subtract(decided)
         try reread(connection, ids: Array(again))
     }
