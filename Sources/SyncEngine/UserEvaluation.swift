@@ -248,6 +248,13 @@ public enum UserEvaluation {
                 }
             }
             if let target = result.ldap {
+                // A both attribute's transform must round-trip (SPEC §5): a value that
+                // would come back changed would bounce between the sides forever.
+                if attribute.direction == .both, let transform = attribute.transform,
+                   !Transforms.roundTrips(app: have, transform: transform, multiValued: attribute.kind == .multiText) {
+                    throw EntryFailure(key: user.key, dn: user.dn,
+                                       message: "attribute \(attribute.ldap): the \(transform) transform does not round-trip the app's value (it would not come back unchanged); nothing was written for this user")
+                }
                 plan.ldapChanges.append(ldapChange(attribute, from: rawLDAP, to: target, isReset: result.event == .ldapReset, policy: policy))
             }
         }

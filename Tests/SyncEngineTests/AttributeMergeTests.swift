@@ -170,3 +170,24 @@ import Testing
         #expect(result.base.map(Set.init) == row.expectedBase)
     }
 }
+
+@Suite struct RoundTripGuardTests {
+    @Test func aBothAttributeWhoseTransformDoesNotRoundTripTheAppValueFailsThatUser() throws {
+        let attribute = MappedAttribute(ldap: "description", column: "note", direction: .both, transform: .lowercase)
+        var policy = SyncPolicy(attributes: [attribute])
+        policy.writeBackEnabled = true
+        let dn = "uid=jdoe,ou=people,dc=example,dc=com"
+        let user = DirectoryUser(id: [1], dn: dn, dnKey: try DNKey.make(dn), key: "jdoe", values: ["description": [Array("old".utf8)]])
+        let snapshot = UserSnapshot(user)
+        let app = AppUser(key: "jdoe", managed: true, values: ["note": .text("MiXed Case")])
+        let state = UserState(id: [1], directory: user, snapshot: snapshot, app: app)
+        let failure = #expect(throws: EntryFailure.self) {
+            try UserEvaluation.evaluate(state, policy: policy, memberships: MembershipIndex(policy: .none, groups: [:]))
+        }
+        #expect(failure?.message.contains("does not round-trip") == true)
+
+        let fine = UserState(id: [1], directory: user, snapshot: snapshot, app: AppUser(key: "jdoe", managed: true, values: ["note": .text("lower")]))
+        let plan = try UserEvaluation.evaluate(fine, policy: policy, memberships: MembershipIndex(policy: .none, groups: [:]))
+        #expect(plan.ldapChanges.first?.replace == [Array("lower".utf8)])
+    }
+}
