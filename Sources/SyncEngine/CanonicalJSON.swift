@@ -1,3 +1,4 @@
+import DirectoryModel
 /// The JSON Canonicalization Scheme (RFC 8785, "JCS"): one text per JSON value, so that
 /// the same data always gives the same bytes whatever whitespace, key order, escapes or
 /// number spellings it was written with.
@@ -68,26 +69,10 @@ public enum CanonicalJSON {
 
     /// `text` as a canonical JSON string, quotes included.
     static func appendString(_ text: [UInt8], to out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\""))
-        for byte in text {
-            switch byte {
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"): out += [UInt8(ascii: "\\"), byte]
-            case 0x08: out += [UInt8(ascii: "\\"), UInt8(ascii: "b")]
-            case 0x09: out += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
-            case 0x0A: out += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
-            case 0x0C: out += [UInt8(ascii: "\\"), UInt8(ascii: "f")]
-            case 0x0D: out += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
-            case 0x00..<0x20:
-                out += [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
-                        lowercaseHexDigits[Int(byte >> 4)], lowercaseHexDigits[Int(byte & 0x0F)]]
-            default: out.append(byte)
-            }
-        }
-        out.append(UInt8(ascii: "\""))
+        JSONStringArray.appendString(text, to: &out)
     }
 }
 
-private let lowercaseHexDigits = Array("0123456789abcdef".utf8)
 
 /// A place where the text is not the JSON expected: what was expected, and the byte offset.
 struct JSONSyntaxError: Error, Hashable {
