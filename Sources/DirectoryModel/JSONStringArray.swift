@@ -22,6 +22,7 @@ public enum JSONStringArray {
     /// characters escaped (the short escapes where JSON has one, others as lowercase
     /// `\u00xx`); `/` and non-ASCII written as they are. Shared with the canonical JSON
     /// of the json transform.
+    public static func appendString(_ text: some Sequence<UInt8>, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         for byte in text {
             switch byte {
