@@ -139,4 +139,15 @@ final class SyncEnvironment {
     func waitForNextSecond() {
         usleep(2_100_000)
     }
+
+    /// Moves the cursor clearly past the fixture's load time with two runs after LDAP
+    /// changes to person 1, so that untouched entries are no longer re-read by the
+    /// incremental search (its `>=` bound reaches back into the cursor's own second).
+    func moveCursorPastTheFixture() throws {
+        for value in ["x", "y"] {
+            waitForNextSecond()
+            try root().perform(.modify(dn: personDN(1), modifications: [Modification(.replace, "description", strings: [value])]))
+            _ = try run()
+        }
+    }
 }
