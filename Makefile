@@ -24,9 +24,12 @@ SWIFT ?= swift
 # libldap-dev and liblmdb-dev: the CLDAP and CLMDB system-library targets (pkg-config).
 # slapd, ldap-utils and openssl: the private test servers and their TLS certificates.
 # sqlite3: make demo shows the app tables with the sqlite3 shell.
+# systemd (systemd-analyze) and logrotate: CronFilesTests check the files of cron/ with them.
+# python3-prometheus-client: the metrics test parses --metrics output with /usr/bin/python3.
 # Where invoke-rc.d looks for a policy (a variable only so the rule can be tried elsewhere).
 POLICY_RC_D ?= /usr/sbin/policy-rc.d
-DEB_PACKAGES := libldap-dev liblmdb-dev slapd ldap-utils openssl pkg-config libsqlite3-dev ca-certificates sqlite3
+DEB_PACKAGES := libldap-dev liblmdb-dev slapd ldap-utils openssl pkg-config libsqlite3-dev ca-certificates sqlite3 \
+                systemd logrotate python3-prometheus-client
 
 .PHONY: deps toolchain build test test-asan bench demo clean
 
