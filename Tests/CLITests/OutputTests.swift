@@ -208,6 +208,11 @@ func label(_ name: String, _ labels: [String: String]) -> String {
             #expect(object["label"] as? String == "ldapsync")
             #expect(object["message"] is String)
         }
+        // Metadata flattened with dotted keys beside the message.
+        let objects = try lines.map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        let bound = try #require(objects.first { $0["message"] as? String == "bound" }, "\(run.errors)")
+        #expect(bound["ldap.dn"] as? String == environment.server.configuration.syncDN)
+        #expect(bound["sync.directory"] as? String == "corp")
         // Results still go to stdout, as text.
         #expect(run.output.contains("directory  fetched  created"))
     }
