@@ -19,8 +19,14 @@ final class DirectoryRun {
     var logger: Logger
     let output: (String) -> Void
     let isInterrupted: () -> Bool
+    /// Reports the long phases (the executable draws a progress line on a terminal).
+    let progress: ProgressHandler?
 
     private var summary: DirectorySummary
+    /// When ``execute()`` started (the duration of a run that stops with an error).
+    private var startInstant = ContinuousClock.now
+    /// The app changes staged so far: the total of the "applying to the app" phase.
+    private var stagedAppChanges = 0
     private var policy = SyncPolicy(attributes: [])
     private var memberships = MembershipIndex(policy: .none, groups: [:])
     private var pattern: TimestampPattern = .openldap
@@ -67,7 +73,8 @@ final class DirectoryRun {
     }
 
     init(configuration: Configuration, directory: DirectoryConfiguration, state: SyncState?, app: any AppStore,
-         options: RunOptions, runID: String, logger: Logger, output: @escaping (String) -> Void, isInterrupted: @escaping () -> Bool) {
+         options: RunOptions, runID: String, logger: Logger, output: @escaping (String) -> Void, isInterrupted: @escaping () -> Bool,
+         progress: ProgressHandler? = nil) {
         self.runID = runID
         self.configuration = configuration
         self.directory = directory
@@ -78,13 +85,24 @@ final class DirectoryRun {
         self.logger[metadataKey: "sync.directory"] = "\(directory.name)"
         self.output = output
         self.isInterrupted = isInterrupted
+        self.progress = progress
         self.summary = DirectorySummary(directory: directory.name, full: false)
+    }
+
+    /// What the run had done when it stopped with an error: for the report of a run that
+    /// ends with exit 2–6 or 130. Nothing of it was committed.
+    var partialSummary: DirectorySummary {
+        var partial = summary
+        partial.complete = false
+        partial.durationSeconds = seconds(ContinuousClock.now - startInstant)
+        return partial
     }
 
     func execute() throws(RunError) -> DirectorySummary {
         let started = wallClock()
         let clock = ContinuousClock()
         let start = clock.now
+        startInstant = start
         do {
             try executeThrowing(started: started, clock: clock, start: start)
         } catch let error as RunError {
@@ -119,6 +137,7 @@ final class DirectoryRun {
         let since = try readStart(stored: stored, newItems: newItems)
         summary.full = since == nil
         summary.cursorBefore = stored?.cursor.map(displayCursor)
+        summary.cursorBeforeTime = stored?.cursor
         if let reason = summary.fullReason, summary.full { output("\(directory.name): full run: \(reason)") }
 
         let connection = try DirectorySession.connect(directory, configurationFile: configuration.sourcePath, logger: logger)
@@ -165,15 +184,20 @@ final class DirectoryRun {
         if stagedAppBatches > 0 {
             do {
                 var sequence: UInt64 = 0
+                var applying = PhaseProgress(progress, directory: directory.name, phase: .applyingToApp, total: stagedAppChanges)
+                defer { applying.finish() }
                 try app.apply(streaming: {
                     defer { sequence += 1 }
-                    return try state.stagedAppChanges(directory.name, sequence: sequence)
+                    let batch = try state.stagedAppChanges(directory.name, sequence: sequence)
+                    // A batch handed over is one the transaction is about to write.
+                    if let batch { applying.advance(by: batch.count) }
+                    return batch
                 })
                 try auditAppChanges(state, outcome: .success, message: nil)
             } catch {
                 // Nothing was written to the app (one transaction): nothing is committed,
                 // the cursor stays, and the next run redoes the work.
-                summary.failures.append(EntryFailure(key: nil, dn: nil, message: "the app store transaction failed and was rolled back: \(error)"))
+                summary.failures.append(RunFailure(.appWriteFailed, key: nil, dn: nil, message: "the app store transaction failed and was rolled back: \(error)"))
                 try auditAppChanges(state, outcome: .failure, message: "\(error)")
                 try flushAudit()
                 try state.discardStaged(directory.name)
@@ -187,9 +211,11 @@ final class DirectoryRun {
 
         let newCursor = nextCursor(stored: stored?.cursor)
         summary.cursorAfter = newCursor.map(displayCursor)
+        summary.cursorAfterTime = newCursor
         var commit = SyncState.Commit(directory: directory.name)
         if limited {
             summary.cursorAfter = summary.cursorBefore
+            summary.cursorAfterTime = summary.cursorBeforeTime
         } else {
             commit.cursor = CursorRecord(cursor: newCursor, lastReadDuration: readDuration,
                                          mappingItems: (stored?.mappingItems ?? []).union(items))
@@ -201,7 +227,8 @@ final class DirectoryRun {
         summary.durationSeconds = seconds(clock.now - start)
         commit.run = RunRecord(directory: directory.name, started: started,
                                durationMilliseconds: Int(summary.durationSeconds * 1000),
-                               exitCode: summary.failures.isEmpty ? 0 : 1, full: summary.full, counts: summary.counts)
+                               exitCode: summary.failures.isEmpty && summary.pendingConflicts == 0 ? 0 : 1,
+                               full: summary.full, counts: summary.counts)
         try state.commit(commit)
     }
 
@@ -287,10 +314,13 @@ final class DirectoryRun {
             let request = SearchRequest(base: scope.base, scope: searchScope(scope.scope),
                                         filter: try filter(scope.filter, since: since), attributes: attributes,
                                         pageSize: directory.pageSize)
+            var fetching = PhaseProgress(progress, directory: directory.name, phase: .fetchingGroups)
+            defer { fetching.finish() }
             try connection.search(request) { entry in
                 summary.fetchedGroups += 1
+                fetching.advance()
                 guard let id = entry.values(of: directory.users.id)?.first else {
-                    summary.failures.append(EntryFailure(key: nil, dn: entry.dn, message: "group has no \(directory.users.id) attribute"))
+                    summary.failures.append(RunFailure(.entryInvalid, key: nil, dn: entry.dn, message: "group has no \(directory.users.id) attribute"))
                     return
                 }
                 seen.insert(id)
@@ -375,8 +405,11 @@ final class DirectoryRun {
         }
         let request = SearchRequest(base: directory.users.base, scope: searchScope(directory.users.scope),
                                     filter: userFilter, attributes: userAttributes, pageSize: directory.pageSize)
+        var fetching = PhaseProgress(progress, directory: directory.name, phase: .fetchingUsers)
+        defer { fetching.finish() }
         try connection.search(request) { entry in
             summary.fetchedUsers += 1
+            fetching.advance()
             if let user = directoryUser(entry, recordKey: since == nil) { batch.append(user) }
             if batch.count >= 500 {
                 try decide(batch)
@@ -429,6 +462,8 @@ final class DirectoryRun {
     /// Reads users by id (in chunks) and decides them.
     private func reread(_ connection: LDAPConnection, ids: [[UInt8]]) throws {
         guard !ids.isEmpty else { return }
+        var fetching = PhaseProgress(progress, directory: directory.name, phase: .fetchingUsers, total: ids.count)
+        defer { fetching.finish() }
         let base: Filter
         do { base = try Filter(parsing: directory.users.filter) } catch {
             throw RunError.configuration("directories.\(directory.name).users.filter: \(error)")
@@ -441,6 +476,7 @@ final class DirectoryRun {
                                         filter: filter.description, attributes: userAttributes, pageSize: directory.pageSize)
             try connection.search(request) { entry in
                 summary.fetchedUsers += 1
+                fetching.advance()
                 if let user = directoryUser(entry) { batch.append(user) }
             }
             try decide(batch)
@@ -452,19 +488,19 @@ final class DirectoryRun {
     private func directoryUser(_ entry: borrowing EntryView, recordKey: Bool = false) -> DirectoryUser? {
         let dn = entry.dn
         guard let id = entry.values(of: directory.users.id)?.first, !id.isEmpty else {
-            fail(id: nil, key: nil, dn: dn, "the entry has no \(directory.users.id) (the id attribute); it cannot be tracked")
+            fail(.entryInvalid, id: nil, key: nil, dn: dn, "the entry has no \(directory.users.id) (the id attribute); it cannot be tracked")
             return nil
         }
         guard let keyBytes = entry.values(of: directory.users.key)?.first,
               let key = String(validating: keyBytes, as: UTF8.self), !key.isEmpty else {
-            fail(id: id, key: nil, dn: dn, "the entry has no usable \(directory.users.key) (the key attribute)")
+            fail(.entryInvalid, id: id, key: nil, dn: dn, "the entry has no usable \(directory.users.key) (the key attribute)")
             return nil
         }
         // In scope even if it fails below: a failed entry is never taken for a vanished one.
         if recordKey { keysInScope.insert(key) }
         let dnKey: String
         do { dnKey = try DNKey.make(dn) } catch {
-            fail(id: id, key: key, dn: dn, "the DN cannot be parsed: \(error)")
+            fail(.entryInvalid, id: id, key: key, dn: dn, "the DN cannot be parsed: \(error)")
             return nil
         }
         guard noteTimestamp(entry, dn: dn, id: id, key: key) else { return nil }
@@ -492,7 +528,7 @@ final class DirectoryRun {
             return true
         } catch {
             holdCursor = true
-            fail(id: id, key: key, dn: dn, "\(directory.timestamp.attribute) \(error); the cursor is not advanced past it")
+            fail(.entryInvalid, id: id, key: key, dn: dn, "\(directory.timestamp.attribute) \(error); the cursor is not advanced past it")
             return false
         }
     }
@@ -501,8 +537,8 @@ final class DirectoryRun {
         entry.values(of: directory.timestamp.attribute)?.first.flatMap { try? Timestamp(generalizedTimeBytes: $0) }
     }
 
-    private func fail(id: [UInt8]?, key: String?, dn: String?, _ message: String) {
-        let failure = EntryFailure(key: key, dn: dn, message: message)
+    private func fail(_ kind: FailureKind, id: [UInt8]?, key: String?, dn: String?, _ message: String) {
+        let failure = RunFailure(kind, key: key, dn: dn, message: message)
         summary.failures.append(failure)
         logger.error("\(failure)")
         guard let id else { return }
@@ -547,7 +583,7 @@ final class DirectoryRun {
                     ldapWrites.append(LDAPWrite(id: user.id, dn: user.dn, key: user.key, changes: plan.ldapChanges, previous: snapshot))
                 }
             } catch {
-                fail(id: user.id, key: user.key, dn: user.dn, error.message)
+                fail(.valueInvalid, id: user.id, key: user.key, dn: user.dn, error.message)
             }
         }
         try flushStaged()
@@ -598,6 +634,7 @@ final class DirectoryRun {
             try state.stage(directory.name, users: stagedBatch)
             if !appBatch.isEmpty {
                 try state.stageAppChanges(directory.name, appBatch, sequence: stagedAppBatches)
+                stagedAppChanges += appBatch.count
                 stagedAppBatches += 1
             }
         }
@@ -622,7 +659,10 @@ final class DirectoryRun {
             let request = SearchRequest(base: directory.users.base, scope: searchScope(directory.users.scope),
                                         filter: directory.users.filter, attributes: [directory.users.id.description],
                                         pageSize: directory.pageSize)
+            var listing = PhaseProgress(progress, directory: directory.name, phase: .listingForDeletions)
+            defer { listing.finish() }
             try connection.search(request) { entry in
+                listing.advance()
                 if let id = entry.values(of: directory.users.id)?.first { listed.insert(id) }
             }
             present = listed
@@ -759,7 +799,7 @@ final class DirectoryRun {
             }
         } catch {
             for write in ldapWrites {
-                failWrite(write, "WRITE_FAILED: the write principal cannot bind: \(error)")
+                failWrite(write, .writeFailed, "WRITE_FAILED: the write principal cannot bind: \(error)")
                 auditLDAP(write, outcome: .failure, code: nil, message: "the write principal cannot bind: \(error)")
             }
             try restorePrevious(ldapWrites, state)
@@ -767,6 +807,8 @@ final class DirectoryRun {
         }
         var remaining = ldapWrites
         var failed: [LDAPWrite] = []
+        var writing = PhaseProgress(progress, directory: directory.name, phase: .writingBack, total: ldapWrites.count)
+        defer { writing.finish() }
         for attempt in 0..<3 {
             var transient: [LDAPWrite] = []
             let operations = remaining.map { WriteOperation.modify(dn: $0.dn, modifications: modifications($0.changes)) }
@@ -775,15 +817,17 @@ final class DirectoryRun {
                 let write = remaining[index]
                 switch result {
                 case .success:
+                    writing.advance()
                     summary.writtenBack += 1
                     auditLDAP(write, outcome: .success, code: 0, message: nil)
                 case .failure(let error):
                     let kind = Self.classify(error.code)
                     auditLDAP(write, outcome: .failure, code: error.code.rawValue, message: "\(kind): \(error.diagnostic ?? error.code.message)")
-                    if kind == "TRANSIENT", attempt < 2 {
+                    if kind == .transient, attempt < 2 {
                         transient.append(write)
                     } else {
-                        failWrite(write, "\(kind): \(error)")
+                        writing.advance()
+                        failWrite(write, kind, "\(kind): \(error)")
                         failed.append(write)
                     }
                 }
@@ -796,8 +840,8 @@ final class DirectoryRun {
         try restorePrevious(failed, state)
     }
 
-    private func failWrite(_ write: LDAPWrite, _ message: String) {
-        fail(id: write.id, key: write.key, dn: write.dn, message)
+    private func failWrite(_ write: LDAPWrite, _ kind: FailureKind, _ message: String) {
+        fail(kind, id: write.id, key: write.key, dn: write.dn, message)
     }
 
     private func restorePrevious(_ writes: [LDAPWrite], _ state: SyncState) throws {
@@ -816,13 +860,13 @@ final class DirectoryRun {
     }
 
     /// SPEC §8's error classes.
-    static func classify(_ code: LDAPResultCode) -> String {
+    static func classify(_ code: LDAPResultCode) -> FailureKind {
         switch code {
-        case .insufficientAccessRights, .unwillingToPerform: "WRITE_FAILED"
-        case .objectClassViolation, .undefinedAttributeType, .invalidAttributeSyntax, .constraintViolation: "SCHEMA_VIOLATION"
-        case .noSuchObject: "ENTRY_GONE"
-        case .busy, .unavailable, .serverDown, .timeout, .connectError: "TRANSIENT"
-        default: "WRITE_FAILED"
+        case .insufficientAccessRights, .unwillingToPerform: .writeFailed
+        case .objectClassViolation, .undefinedAttributeType, .invalidAttributeSyntax, .constraintViolation: .schemaViolation
+        case .noSuchObject: .entryGone
+        case .busy, .unavailable, .serverDown, .timeout, .connectError: .transient
+        default: .writeFailed
         }
     }
 

@@ -34,6 +34,55 @@ public struct RunOutcome: Sendable {
     public var exitCode: Int32 { summaries.contains { !$0.failures.isEmpty || $0.pendingConflicts > 0 } ? 1 : 0 }
 }
 
+/// Everything known about a run when it ended, whatever the outcome: what `--report` and
+/// `--metrics` write.
+public struct RunResult: Sendable {
+    /// The run id the audit log's lines carry.
+    public var runID: String
+    public var started: Timestamp
+    public var finished: Timestamp
+    public var durationSeconds: Double
+    public var dryRun: Bool
+    /// One per directory the run reached: complete ones, then (``DirectorySummary/complete``
+    /// false) the one that stopped with ``error``.
+    public var summaries: [DirectorySummary]
+    /// Why the run stopped (exit 2–6, 130); nil when it finished.
+    public var error: RunError?
+    /// A message for a run that stopped before the runner existed (a configuration file
+    /// that does not load, a bad `--since`): used when ``error`` is nil.
+    public var stopMessage: String?
+    /// The process exit code of SPEC §9.
+    public var exitCode: Int32
+
+    public init(runID: String, started: Timestamp, finished: Timestamp, durationSeconds: Double, dryRun: Bool,
+                summaries: [DirectorySummary], error: RunError?, stopMessage: String? = nil, exitCode: Int32) {
+        self.runID = runID
+        self.started = started
+        self.finished = finished
+        self.durationSeconds = durationSeconds
+        self.dryRun = dryRun
+        self.summaries = summaries
+        self.error = error
+        self.stopMessage = stopMessage
+        self.exitCode = exitCode
+    }
+
+    /// A run that stopped before it started: only the times, the message and the code.
+    public static func stoppedBeforeStart(started: Timestamp, dryRun: Bool, message: String, exitCode: Int32) -> RunResult {
+        let finished = wallClock()
+        let duration = Double(finished.seconds - started.seconds) + Double(finished.nanoseconds - started.nanoseconds) / 1e9
+        return RunResult(runID: AuditLog.newRunID(), started: started, finished: finished, durationSeconds: max(0, duration),
+                         dryRun: dryRun, summaries: [], error: nil, stopMessage: message, exitCode: exitCode)
+    }
+
+    /// The message of a run that stopped, if it did.
+    public var errorMessage: String? { error.map { "\($0)" } ?? stopMessage }
+
+    /// Finished with exit 0, and wrote (not a dry run): what "last success" means in the
+    /// metrics.
+    public var succeeded: Bool { exitCode == 0 && !dryRun }
+}
+
 /// One run: for each directory, read the cursor, fetch what changed, decide with the
 /// engine, write the app store in one transaction, then commit snapshots and cursor in one
 /// LMDB transaction (SPEC §1, I1–I8).
@@ -44,45 +93,73 @@ public final class SyncRunner {
     private let output: (String) -> Void
     /// Polled at batch boundaries: SIGINT/SIGTERM received.
     private let isInterrupted: () -> Bool
+    private let progress: ProgressHandler?
 
+    /// - Parameter progress: told where each directory is in its long phases (fetching,
+    ///   listing for deletions, applying to the app, write-back); nil reports nothing.
     public init(configuration: Configuration, logger: Logger, output: @escaping (String) -> Void,
-                isInterrupted: @escaping () -> Bool = { false }) {
+                isInterrupted: @escaping () -> Bool = { false }, progress: ProgressHandler? = nil) {
         self.configuration = configuration
         self.logger = logger
         self.output = output
         self.isInterrupted = isInterrupted
+        self.progress = progress
     }
 
     /// Runs every configured directory. Throws ``RunError`` for the outcomes that stop a
     /// run (exit codes 2–6, 130); per-entry failures are in the summaries (exit 1).
     public func run(_ options: RunOptions) throws(RunError) -> RunOutcome {
-        let stateExists = directoryExists(configuration.statePath)
-        if options.dryRun, !stateExists {
-            // A plan writes nothing anywhere: with no state yet, every directory is new.
-            return try runAll(options, state: nil, lock: nil)
-        }
-        try makeStateDirectory()
-        let lock = options.dryRun ? nil : try RunLock(directory: configuration.statePath)
-        let state: SyncState
-        do {
-            state = try SyncState(path: configuration.statePath, staging: !options.dryRun)
-        } catch {
-            throw .stateStore("cannot open \(configuration.statePath): \(error)")
-        }
-        return try runAll(options, state: state, lock: lock)
+        let result = execute(options)
+        if let error = result.error { throw error }
+        return RunOutcome(summaries: result.summaries)
     }
 
-    private func runAll(_ options: RunOptions, state: SyncState?, lock: RunLock?) throws(RunError) -> RunOutcome {
-        let app = try openAppStore()
-        var summaries: [DirectorySummary] = []
+    /// Runs every configured directory and returns everything known at the end, also when
+    /// the run stopped (``RunResult/error``): the report and the metrics of every outcome.
+    public func execute(_ options: RunOptions) -> RunResult {
+        let started = wallClock()
+        let clock = ContinuousClock()
+        let start = clock.now
         let runID = AuditLog.newRunID()
+        var summaries: [DirectorySummary] = []
+        var stop: RunError?
+        do {
+            try runAll(options, runID: runID, summaries: &summaries)
+        } catch {
+            stop = error
+        }
+        let exitCode = stop?.exitCode ?? RunOutcome(summaries: summaries).exitCode
+        return RunResult(runID: runID, started: started, finished: wallClock(), durationSeconds: seconds(clock.now - start),
+                         dryRun: options.dryRun, summaries: summaries, error: stop, exitCode: exitCode)
+    }
+
+    private func runAll(_ options: RunOptions, runID: String, summaries: inout [DirectorySummary]) throws(RunError) {
+        let stateExists = directoryExists(configuration.statePath)
+        var state: SyncState?
+        var lock: RunLock?
+        // A plan writes nothing anywhere: with no state yet, every directory is new.
+        if !options.dryRun || stateExists {
+            try makeStateDirectory()
+            lock = options.dryRun ? nil : try RunLock(directory: configuration.statePath)
+            do {
+                state = try SyncState(path: configuration.statePath, staging: !options.dryRun)
+            } catch {
+                throw .stateStore("cannot open \(configuration.statePath): \(error)")
+            }
+        }
+        let app = try openAppStore()
         for directory in configuration.directories {
             let run = DirectoryRun(configuration: configuration, directory: directory, state: state, app: app,
-                                   options: options, runID: runID, logger: logger, output: output, isInterrupted: isInterrupted)
-            summaries.append(try run.execute())
+                                   options: options, runID: runID, logger: logger, output: output,
+                                   isInterrupted: isInterrupted, progress: progress)
+            do {
+                summaries.append(try run.execute())
+            } catch {
+                summaries.append(run.partialSummary)
+                throw error
+            }
         }
         withExtendedLifetime(lock) {}
-        return RunOutcome(summaries: summaries)
     }
 
     func openAppStore() throws(RunError) -> any AppStore {

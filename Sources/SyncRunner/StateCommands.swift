@@ -16,6 +16,9 @@ public struct StateCommands {
         public var snapshotUsers: Int
         public var retry: [(key: String?, dn: String?, message: String, attempts: Int)]
         public var conflicts = 0
+        /// The directory's newest committed run, and its newest one that ended with exit 0.
+        public var lastRun: RunRecord?
+        public var lastSuccess: RunRecord?
     }
 
     /// The state of each configured directory; an absent state store reads as empty.
@@ -25,12 +28,14 @@ public struct StateCommands {
         }
         do {
             let state = try SyncState(path: configuration.statePath)
+            let history = try state.lastRuns()
             let directories = try configuration.directories.map { directory in
                 DirectoryStatus(
                     directory: directory.name, cursor: try state.cursor(directory.name)?.cursor,
                     snapshotUsers: try state.userCount(directory.name),
                     retry: try state.retrySet(directory.name).values.map { ($0.key, $0.dn, $0.message, $0.attempts) },
-                    conflicts: try state.conflicts(directory.name).filter { $0.resolution == nil }.count)
+                    conflicts: try state.conflicts(directory.name).filter { $0.resolution == nil }.count,
+                    lastRun: history[directory.name]?.last, lastSuccess: history[directory.name]?.lastSuccess)
             }
             return (directories, try state.recentRuns(limit: 10))
         } catch {

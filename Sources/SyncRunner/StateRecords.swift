@@ -287,6 +287,13 @@ public struct RunRecord: Sendable, Equatable {
     public var exitCode: Int32
     public var full: Bool
     public var counts: [String: Int]
+
+    /// When the run ended (its start plus its duration, to the millisecond).
+    public var finished: Timestamp {
+        let nanoseconds = Int64(started.nanoseconds) + Int64(durationMilliseconds % 1000) * 1_000_000
+        return Timestamp(seconds: started.seconds + Int64(durationMilliseconds / 1000) + nanoseconds / 1_000_000_000,
+                         nanoseconds: Int32(nanoseconds % 1_000_000_000))
+    }
 }
 
 /// The app changes a run stages in LMDB until its one app transaction, so that memory

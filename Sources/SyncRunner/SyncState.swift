@@ -200,6 +200,23 @@ final class SyncState {
         return Array(result.reversed().prefix(limit))
     }
 
+    /// Per directory, its newest run and its newest run that ended with exit 0, from the
+    /// whole history (at most 1,000 runs): the metrics' last-success times survive a lost
+    /// metrics file and any number of failed runs in between.
+    func lastRuns() throws -> [String: (last: RunRecord, lastSuccess: RunRecord?)] {
+        var result: [String: (last: RunRecord, lastSuccess: RunRecord?)] = [:]
+        try environment.read { txn in
+            // Chronological: each record replaces the one before it.
+            try txn.forEach(in: runs) { _, value in
+                let run = try decode("run record") { try StateRecords.decodeRun(value) }
+                let previousSuccess = result[run.directory]?.lastSuccess
+                result[run.directory] = (run, run.exitCode == 0 ? run : previousSuccess)
+                return .continue
+            }
+        }
+        return result
+    }
+
     // MARK: Manual conflicts
 
     /// The pending manual conflicts of a directory.

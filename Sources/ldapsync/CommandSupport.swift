@@ -18,11 +18,9 @@ extension GlobalOptions {
         }
     }
 
-    /// Bootstraps logging to stderr (results go to stdout). Only the executable does this.
-    func bootstrapLogging() throws -> Logger {
-        guard logFormat == .text else {
-            throw CommandExit(.usage, "--log-format json is not available in this build yet (planned in issue #5)")
-        }
+    /// Bootstraps logging to stderr (results go to stdout), as text or as JSON lines.
+    /// Only the executable does this.
+    func bootstrapLogging() -> Logger {
         let level: Logger.Level = switch logLevel {
         case .trace: .trace
         case .debug: .debug
@@ -30,7 +28,7 @@ extension GlobalOptions {
         case .warning: .warning
         case .error: .error
         }
-        LoggingBootstrap.once(level: level)
+        LoggingBootstrap.once(level: level, format: logFormat)
         var logger = Logger(label: "ldapsync")
         logger.logLevel = level
         return logger
@@ -40,13 +38,18 @@ extension GlobalOptions {
 enum LoggingBootstrap {
     nonisolated(unsafe) private static var done = false
 
-    static func once(level: Logger.Level) {
+    static func once(level: Logger.Level, format: GlobalOptions.LogFormat) {
         guard !done else { return }
         done = true
+        let progress = ProgressLine.forStandardError
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
+            var handler: any LogHandler = switch format {
+            case .text: StreamLogHandler.standardError(label: label)
+            case .json: JSONLogHandler(label: label, level: level)
+            }
             handler.logLevel = level
-            return handler
+            guard let progress else { return handler }
+            return ProgressClearingLogHandler(inner: handler, line: progress)
         }
     }
 }

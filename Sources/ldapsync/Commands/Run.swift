@@ -1,5 +1,10 @@
 import ArgumentParser
+import DirectoryModel
+import SyncConfig
 import SyncRunner
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -23,21 +28,19 @@ struct Run: ParsableCommand {
     @Flag(help: "Apply even when a safety limit trips.")
     var force = false
 
-    @Option(help: ArgumentHelp("Write the run summary as JSON to this file.", valueName: "file.json"))
+    @Option(help: ArgumentHelp("Write the run summary as JSON to this file (atomically, for every outcome).", valueName: "file.json"))
     var report: String?
 
-    @Option(help: ArgumentHelp("Write Prometheus metrics to this file (atomically).", valueName: "file.prom"))
+    @Option(help: ArgumentHelp("Write Prometheus metrics for node_exporter's textfile collector to this file (atomically).", valueName: "file.prom"))
     var metrics: String?
 
     func run() throws {
-        if report != nil { throw CommandExit(.usage, "ldapsync run --report: not available in this build yet (planned in issue #5); nothing was done") }
-        if metrics != nil { throw CommandExit(.usage, "ldapsync run --metrics: not available in this build yet (planned in issue #5); nothing was done") }
         var options = RunOptions()
         options.dryRun = dryRun
         options.full = full
         options.force = force
         options.only = only
-        try performRun(global: global, options: options, since: since)
+        try performRun(global: global, options: options, since: since, outputs: RunOutputs(reportPath: report, metricsPath: metrics))
     }
 }
 
@@ -59,25 +62,66 @@ struct Plan: ParsableCommand {
     }
 }
 
-/// The shared body of `run` and `plan`.
-func performRun(global: GlobalOptions, options: RunOptions, since: String?) throws {
-    let configuration = try global.loadConfiguration()
-    let logger = try global.bootstrapLogging()
-    var options = options
-    if let since { options.since = try parseTypedDate(since, configuration: configuration) }
-    Interruption.install()
-    let runner = SyncRunner(configuration: configuration, logger: logger, output: { print($0) },
-                            isInterrupted: { Interruption.isRequested })
-    let outcome: RunOutcome
+/// The shared body of `run` and `plan`. Whatever the outcome, the report and the metrics
+/// asked for are written before the process exits (a usage error found by the argument
+/// parser, before this runs, has neither).
+func performRun(global: GlobalOptions, options: RunOptions, since: String?, outputs: RunOutputs = RunOutputs(reportPath: nil, metricsPath: nil)) throws {
+    let started = wallClockNow()
     do {
-        outcome = try runner.run(options)
+        try outputs.checkWritable()
     } catch {
-        throw exitFor(error)
+        throw CommandExit(.usage, "ldapsync: \(error); nothing was done")
     }
-    print(DirectorySummary.table(outcome.summaries))
-    for summary in outcome.summaries {
+    var configuration: Configuration?
+    var options = options
+    do {
+        configuration = try global.loadConfiguration()
+        if let since, let configuration { options.since = try parseTypedDate(since, configuration: configuration) }
+    } catch let exit as CommandExit {
+        let result = RunResult.stoppedBeforeStart(started: started, dryRun: options.dryRun, message: exit.message ?? "\(exit.status)",
+                                                  exitCode: exit.status.rawValue)
+        throw writeOutputs(outputs, result, configuration: configuration, exit: exit)
+    }
+    guard let configuration else { return }
+    let logger = global.bootstrapLogging()
+    Interruption.install()
+    let progressLine = ProgressLine.forStandardError
+    let runner = SyncRunner(configuration: configuration, logger: logger,
+                            output: { line in
+                                progressLine?.clear()
+                                print(line)
+                            },
+                            isInterrupted: { Interruption.isRequested },
+                            progress: progressLine.map { line in { line.handle($0) } })
+    let result = runner.execute(options)
+    progressLine?.clear()
+    if let error = result.error {
+        throw writeOutputs(outputs, result, configuration: configuration, exit: exitFor(error))
+    }
+    print(DirectorySummary.table(result.summaries))
+    for summary in result.summaries {
         for failure in summary.failures { print("FAILED \(summary.directory): \(failure)") }
         if let after = summary.cursorAfter, after != summary.cursorBefore { print("\(summary.directory): cursor \(summary.cursorBefore ?? "(none)") → \(after) UTC") }
     }
-    if outcome.exitCode != 0 { throw CommandExit(.partial) }
+    let exit = writeOutputs(outputs, result, configuration: configuration,
+                            exit: CommandExit(ExitStatus(rawValue: result.exitCode) ?? .partial))
+    if exit.status != .success { throw exit }
+}
+
+/// Writes the report and the metrics; returns how the process ends. A file that cannot be
+/// written is reported on stderr and, after a run that otherwise ends with 0 or 1, makes
+/// the exit code 2: monitoring that reads the file must not silently see an old one.
+private func writeOutputs(_ outputs: RunOutputs, _ result: RunResult, configuration: Configuration?, exit: CommandExit) -> CommandExit {
+    let errors = outputs.write(result, configuration: configuration)
+    guard !errors.isEmpty else { return exit }
+    var standardError = StandardError()
+    for error in errors { print("ldapsync: cannot write \(error)", to: &standardError) }
+    return exit.status.rawValue <= 1 ? CommandExit(.usage, exit.message) : exit
+}
+
+/// The wall clock (the run's start time in a report of a run that stopped early).
+func wallClockNow() -> Timestamp {
+    var now = timespec()
+    clock_gettime(CLOCK_REALTIME, &now)
+    return Timestamp(seconds: Int64(now.tv_sec), nanoseconds: Int32(now.tv_nsec))
 }
