@@ -36,7 +36,6 @@ func runLDAPSync(_ arguments: [String], in directory: URL? = nil, environment: [
 
     @Test(arguments: [
         ["doctor"],
-        ["run", "--report", "r.json"], ["run", "--metrics", "m.prom"],
     ])
     func commandsNotBuiltYetSaySoAndExit2(arguments: [String]) throws {
         let result = try runLDAPSync(arguments)

@@ -163,7 +163,7 @@ import Glibc
 
     /// The command of the crontab line, run by /bin/sh as cron would, with its paths moved
     /// into a test directory: what it prints is what MAILTO receives.
-    @Test(.enabled(if: LDAPSyncBuild.hasReportAndMetrics, "ldapsync run --report/--metrics are not built yet (issue #5)"))
+    @Test
     func theCrontabCommandMailsNothingOnSuccessOrOverlapAndTheOutputOnFailure() throws {
         let environment = try CLIEnvironment(people: 4)
         #expect(try environment.ldapsync(["init"]).status == 0)
@@ -351,15 +351,6 @@ func builtLDAPSync() throws -> URL {
     let candidates = [bundleDirectory, bundleDirectory.deletingLastPathComponent()].map { $0.appendingPathComponent("ldapsync") }
     return try #require(candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) },
                         "ldapsync not found beside \(bundleDirectory.path)")
-}
-
-enum LDAPSyncBuild {
-    /// Whether `run --report` and `--metrics` do something in this build rather than
-    /// exiting 2 with "not available in this build yet".
-    static let hasReportAndMetrics: Bool = {
-        guard let result = try? runLDAPSync(["run", "--report", "r.json", "--metrics", "m.prom", "--config", "/nonexistent/ldapsync.yaml"]) else { return false }
-        return !result.errors.contains("not available in this build yet")
-    }()
 }
 
 /// Runs an external program, killing it if it takes longer than `timeout`.
