@@ -45,6 +45,12 @@ public struct PasswordPolicyResponse: Sendable, Hashable {
     public var secondsUntilExpiration: Int?
     /// Binds left after expiry (grace logins), when the server warns about them.
     public var graceLoginsRemaining: Int?
+
+    public init(error: PasswordPolicyError? = nil, secondsUntilExpiration: Int? = nil, graceLoginsRemaining: Int? = nil) {
+        self.error = error
+        self.secondsUntilExpiration = secondsUntilExpiration
+        self.graceLoginsRemaining = graceLoginsRemaining
+    }
 }
 
 /// A bind that failed, with what the password-policy control said about it (nil when
@@ -52,6 +58,11 @@ public struct PasswordPolicyResponse: Sendable, Hashable {
 public struct PasswordPolicyBindError: Error, Sendable, CustomStringConvertible {
     public var error: LDAPError
     public var policy: PasswordPolicyResponse?
+
+    public init(error: LDAPError, policy: PasswordPolicyResponse? = nil) {
+        self.error = error
+        self.policy = policy
+    }
 
     public var description: String {
         guard let problem = policy?.error else { return error.description }

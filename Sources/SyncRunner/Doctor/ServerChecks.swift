@@ -189,7 +189,7 @@ struct ServerChecks {
                 advice: "set binary: true in attributes[\(index)] so its values are kept as bytes (a BLOB column)")
             return
         }
-        let shape = type.isSingleValued ? "single-valued" : mapping.multiValued ? "multi-valued" : "multi-valued; mapped single-valued, so the app gets the first value"
+        let shape = type.isSingleValued ? "single-valued" : mapping.multiValued ? "multi-valued" : "multi-valued; mapped single-valued: the app gets the first value"
         add(.pass, "schema", "attribute \(name) is in the server's schema (\(shape))")
     }
 
