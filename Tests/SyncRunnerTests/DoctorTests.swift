@@ -19,7 +19,9 @@ extension SyncEnvironment {
     func writeFile(_ name: String, _ contents: String, mode: Int = 0o600) throws {
         let path = directory.appendingPathComponent(name).path
         try? FileManager.default.removeItem(atPath: path)
-        FileManager.default.createFile(atPath: path, contents: Data(contents.utf8), attributes: [.posixPermissions: mode])
+        guard FileManager.default.createFile(atPath: path, contents: Data(contents.utf8), attributes: [.posixPermissions: mode]) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
+        }
     }
 
     var syncDN: String { server.configuration.syncDN }
