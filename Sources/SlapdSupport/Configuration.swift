@@ -40,6 +40,10 @@ extension SlapdServer {
         /// `olcAccess` values for the data database, in order; they replace the
         /// defaults entirely. `nil` means `SlapdServer.defaultAccess(for:)`.
         public var access: [String]? = nil
+        /// When set, the `ppolicy` overlay (password policy, draft-behera) runs on the data
+        /// database with this policy as its default, stored in the entry
+        /// `SlapdServer.passwordPolicyDN(for:)`. nil: no password policy.
+        public var passwordPolicy: PasswordPolicy? = nil
         /// slapd's debug levels (`-d`), written with its stderr to `SlapdServer.logFile`.
         /// Errors are always logged; `stats` adds one line per connection and operation.
         public var logLevels: [String] = ["stats"]

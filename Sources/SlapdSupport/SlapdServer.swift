@@ -121,9 +121,11 @@ public final class SlapdServer: @unchecked Sendable {
             }
             certificates = configuration.tls ? try TestCertificates.make(in: layout.tlsDirectory) : nil
             try writePrivateFile(layout.rootPasswordFile, configuration.rootPassword)
-            try writePrivateFile(layout.configLDIF, ConfigurationLDIF.config(configuration, layout: layout, tls: certificates))
+            try writePrivateFile(layout.configLDIF, ConfigurationLDIF.config(configuration, layout: layout, tls: certificates)
+                                 + "\n" + ConfigurationLDIF.passwordPolicyConfig(configuration))
             try ExternalCommand.runChecked("slapadd", ["-n0", "-F", layout.configDirectory.path, "-l", layout.configLDIF.path])
-            let data = try ConfigurationLDIF.baseEntries(configuration) + "\n" + ldif
+            let data = try ConfigurationLDIF.baseEntries(configuration) + "\n"
+                + ConfigurationLDIF.passwordPolicyEntry(configuration) + "\n" + ldif
             try writePrivateFile(layout.dataLDIF, data)
             try ExternalCommand.runChecked("slapadd", [
                 "-q", "-F", layout.configDirectory.path, "-b", configuration.suffix, "-l", layout.dataLDIF.path,
@@ -343,5 +345,70 @@ public final class SlapdServer: @unchecked Sendable {
 
     private func logSince(_ offset: UInt64) -> String {
         readTextFile(layout.logFile.path, from: offset)
+    }
+}
+
+// MARK: Password policy
+
+extension SlapdServer {
+    /// The default policy of the `ppolicy` overlay (`Configuration.passwordPolicy`): a
+    /// bind with a wrong password counts as a failure, and after `maxFailures` of them
+    /// in a row the account is locked; a bind with the password-policy request control
+    /// then learns `accountLocked` in the response control.
+    public struct PasswordPolicy: Sendable {
+        /// `pwdMaxFailure`: failed binds in a row that lock the account.
+        public var maxFailures = 3
+        /// `pwdLockoutDuration`: how long a lockout lasts; zero locks until an
+        /// administrator removes `pwdAccountLockedTime`.
+        public var lockoutDuration: Duration = .zero
+
+        public init(maxFailures: Int = 3, lockoutDuration: Duration = .zero) {
+            self.maxFailures = maxFailures
+            self.lockoutDuration = lockoutDuration
+        }
+    }
+
+    /// The entry holding the default password policy: `cn=password-policy,ou=services,<suffix>`.
+    public static func passwordPolicyDN(for configuration: Configuration) -> String {
+        "cn=password-policy,ou=services,\(configuration.suffix)"
+    }
+}
+
+extension ConfigurationLDIF {
+    /// The `cn=config` entries that load the `ppolicy` module and put the overlay on the
+    /// data database (`{1}mdb`); appended after ``config(_:layout:tls:)``, whose last
+    /// entry is that database.
+    static func passwordPolicyConfig(_ configuration: SlapdServer.Configuration) -> String {
+        guard configuration.passwordPolicy != nil else { return "" }
+        let module = """
+            dn: cn=module{1},cn=config
+            objectClass: olcModuleList
+            cn: module{1}
+            olcModulePath: /usr/lib/ldap
+            olcModuleLoad: ppolicy
+            """
+        // UseLockout: a bind to a locked account answers accountLocked in the response
+        // control, not only invalidCredentials.
+        var overlay = """
+            dn: olcOverlay={0}ppolicy,olcDatabase={1}mdb,cn=config
+            objectClass: olcOverlayConfig
+            objectClass: olcPPolicyConfig
+            olcOverlay: {0}ppolicy
+            olcPPolicyUseLockout: TRUE
+
+            """
+        overlay += LDIF.line("olcPPolicyDefault", SlapdServer.passwordPolicyDN(for: configuration))
+        return LDIF.join([module, overlay])
+    }
+
+    /// The default policy entry, for the data LDIF after the base entries.
+    static func passwordPolicyEntry(_ configuration: SlapdServer.Configuration) -> String {
+        guard let policy = configuration.passwordPolicy else { return "" }
+        var entry = LDIF.line("dn", SlapdServer.passwordPolicyDN(for: configuration))
+        entry += "objectClass: device\nobjectClass: pwdPolicy\ncn: password-policy\n"
+        entry += "pwdAttribute: userPassword\npwdLockout: TRUE\n"
+        entry += "pwdMaxFailure: \(policy.maxFailures)\n"
+        entry += "pwdLockoutDuration: \(policy.lockoutDuration.components.seconds)\n"
+        return LDIF.join([entry])
     }
 }

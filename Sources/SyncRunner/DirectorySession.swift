@@ -5,37 +5,60 @@ import SyncConfig
 import SyncEngine
 
 /// Connecting and binding to one configured directory, with the security rules of
-/// SPEC §12 applied before any password leaves the process.
+/// SPEC §12 applied before any password leaves the process. `ldapsync doctor` applies
+/// the same rules through ``plaintextRefusal(_:)`` and ``password(_:role:directory:configurationFile:)``.
 enum DirectorySession {
     /// Connects and binds with the read principal, or with `bind` (the write principal).
     static func connect(_ directory: DirectoryConfiguration, configurationFile: String, logger: Logger,
                         as principal: BindConfiguration? = nil) throws(RunError) -> LDAPConnection {
         let bind = principal ?? directory.bind
-        let secure = directory.startTLS || directory.url.lowercased().hasPrefix("ldaps:") || LDAPURL.isLocal(directory.url)
-        guard secure || directory.allowPlaintext else {
-            throw .configuration("directory \(directory.name): a simple bind over plain ldap:// to \(directory.url) would send the password unencrypted; use ldaps://, set startTLS: true, or (on a trusted network only) allowPlaintext: true")
+        if let refusal = plaintextRefusal(directory) {
+            throw .configuration("directory \(directory.name): \(refusal)")
         }
         let password: Secret
         do {
-            password = try bind.password.read(keyPath: "directories.\(directory.name).\(principal == nil ? "bind" : "writeBind")", configurationFile: configurationFile)
+            password = try self.password(bind, role: principal == nil ? "bind" : "writeBind", directory: directory,
+                                         configurationFile: configurationFile)
         } catch {
             throw .configuration(error.description)
         }
+        do {
+            let connection = try open(directory, logger: logger)
+            try connection.bind(dn: bind.dn, password: password)
+            return connection
+        } catch {
+            throw .connection(directory: directory.name, url: directory.url, error)
+        }
+    }
+
+    /// Why a simple bind to `directory` must not be made, or nil when it may: over plain
+    /// `ldap://` to a non-loopback host the password would travel unencrypted, unless
+    /// `startTLS` or `allowPlaintext` says otherwise (SPEC §12).
+    static func plaintextRefusal(_ directory: DirectoryConfiguration) -> String? {
+        let secure = directory.startTLS || directory.url.lowercased().hasPrefix("ldaps:") || LDAPURL.isLocal(directory.url)
+        guard !secure, !directory.allowPlaintext else { return nil }
+        return "a simple bind over plain ldap:// to \(directory.url) would send the password unencrypted; use ldaps://, set startTLS: true, or (on a trusted network only) allowPlaintext: true"
+    }
+
+    /// Reads the password of a principal; `role` is `bind` or `writeBind`, for the key path
+    /// in errors. The error names the file or variable, never the password.
+    static func password(_ principal: BindConfiguration, role: String, directory: DirectoryConfiguration,
+                         configurationFile: String) throws(ConfigurationError) -> Secret {
+        try principal.password.read(keyPath: "directories.\(directory.name).\(role)", configurationFile: configurationFile)
+    }
+
+    /// A connection to the directory's URL with its timeouts and TLS settings (StartTLS
+    /// is done here when configured); not bound yet.
+    static func open(_ directory: DirectoryConfiguration, logger: Logger) throws(LDAPError) -> LDAPConnection {
         var options = ConnectionOptions()
         options.operationTimeout = directory.timeout
         options.networkTimeout = min(directory.timeout, .seconds(30))
         options.startTLS = directory.startTLS
         options.caFile = directory.tls.caFile
         options.verifyCertificate = directory.tls.verify
-        do {
-            var connectionLogger = logger
-            connectionLogger[metadataKey: "ldap.directory"] = "\(directory.name)"
-            let connection = try LDAPConnection(url: directory.url, options: options, logger: connectionLogger)
-            try connection.bind(dn: bind.dn, password: password)
-            return connection
-        } catch {
-            throw .connection(directory: directory.name, url: directory.url, error)
-        }
+        var connectionLogger = logger
+        connectionLogger[metadataKey: "ldap.directory"] = "\(directory.name)"
+        return try LDAPConnection(url: directory.url, options: options, logger: connectionLogger)
     }
 }
 
