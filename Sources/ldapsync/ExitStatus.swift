@@ -28,9 +28,4 @@ struct CommandExit: Error {
         self.status = status
         self.message = message
     }
-
-    /// What a command that is not built yet does: say so plainly and exit 2.
-    static func notBuilt(_ command: String, issue: Int) -> CommandExit {
-        CommandExit(.usage, "ldapsync \(command): not available in this build yet (planned in issue #\(issue)); nothing was done")
-    }
 }

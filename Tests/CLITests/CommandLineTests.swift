@@ -34,16 +34,6 @@ func runLDAPSync(_ arguments: [String], in directory: URL? = nil, environment: [
         #expect(result.output.contains("Exit codes"))
     }
 
-    @Test(arguments: [
-        ["doctor"],
-    ])
-    func commandsNotBuiltYetSaySoAndExit2(arguments: [String]) throws {
-        let result = try runLDAPSync(arguments)
-        #expect(result.status == 2)
-        #expect(result.errors.contains("not available in this build yet"))
-        #expect(result.output.isEmpty)
-    }
-
     @Test func usageErrorsExit2() throws {
         let unknownOption = try runLDAPSync(["run", "--no-such-option"])
         #expect(unknownOption.status == 2)

@@ -21,7 +21,7 @@ struct Doctor: ParsableCommand {
     }
 
     func run() throws {
-        let logger = try global.bootstrapLogging()
+        let logger = global.bootstrapLogging()
         // A configuration that does not load is a FAIL line, not exit 2: the doctor's job
         // is to say what is wrong with it.
         let path = ConfigurationLoader.locate(explicit: global.config)
