@@ -182,8 +182,9 @@ say("staff and admins. cn, mail and telephoneNumber go to the columns name, emai
 
 // MARK: 3. The first run
 
-heading("Create the app tables, then run the first (full) sync")
+heading("Create the app tables, check everything with the doctor, then run the first (full) sync")
 runLDAPSync(["init", "--sqlite", appPath], config: configPath)
+runLDAPSync(["doctor"], config: configPath)
 runLDAPSync(["run"], config: configPath)
 
 // MARK: 4. Changes in LDAP
