@@ -144,6 +144,30 @@ import Testing
         #expect(fallback.summary == "the checks below run as the write principal \(limited.limitedDN), because the read principal \(environment.syncDN) cannot bind")
         #expect(!report.lines(containing: "bind: \(limited.limitedDN) (write principal, writeBind) bound").isEmpty)
     }
+
+    /// The same with the most likely typo, in the user base: the timestamp check reads
+    /// entries elsewhere rather than stopping, so the wrong pattern is still named.
+    @Test func aMistypedUserBaseDoesNotHideAWrongPattern() throws {
+        let environment = try SyncEnvironment(people: 5, groups: 1)
+        let limited = environment.server.configuration
+        try environment.writeFile("writer.pw", limited.limitedPassword)
+        var yaml = environment.yaml(timestamp: "{ overlap: 0s, pattern: ad }")
+        yaml = yaml.replacingOccurrences(of: "users: { base: \"\(environment.peopleBase)\" }",
+                                         with: "users: { base: \"ou=peeple,\(limited.suffix)\" }")
+        yaml = yaml.replacingOccurrences(of: "    users:", with: "    writeBind: { dn: \"\(limited.limitedDN)\", passwordFile: writer.pw }\n    users:")
+        try environment.configure(yaml)
+        try environment.writeFile("sync.pw", "wrong-password")
+        let report = environment.doctor()
+
+        let failures = report.lines(.fail)
+        try #require(failures.count == 3, "\(report.dump)")
+        #expect(failures[0].summary == "bind: invalid credentials for \(environment.syncDN)")
+        #expect(failures[1].summary == "base DN ou=peeple,\(limited.suffix) does not exist (users.base)")
+        #expect(failures[1].advice?.contains("the closest entry that exists is \(limited.suffix)") == true)
+        #expect(failures[2].summary.hasPrefix("server timestamps look like "))
+        #expect(failures[2].summary.hasSuffix("Z but the pattern is ad: use openldap (read from entries under \(environment.groupsBase): the user base cannot be read)"))
+        #expect(failures[2].advice?.contains("set timestamp.pattern: openldap") == true)
+    }
 }
 
 enum DoctorSamples {

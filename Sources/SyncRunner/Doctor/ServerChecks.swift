@@ -56,6 +56,10 @@ struct ServerChecks {
         }
         if let sample {
             checkTimestamps(sample)
+        } else if !basesExist.users, let (base, fallback) = readTimestampsElsewhere(rootDSE, groupsBaseExists: basesExist.groups) {
+            // A mistyped user base must not hide a wrong pattern: one doctor run should
+            // name every problem, so the timestamps are read from entries that exist.
+            checkTimestamps(fallback, source: " (read from entries under \(base): the user base cannot be read)")
         } else {
             add(.skip, "timestamp", "timestamp values against the pattern: not checked",
                 advice: basesExist.users ? "no user could be read (see above)" : "the user base DN cannot be read (see above)")
@@ -285,7 +289,32 @@ struct ServerChecks {
 
     // MARK: Timestamps
 
-    private mutating func checkTimestamps(_ sample: [SampleUser]) {
+    /// When the user base cannot be read: up to `sampleSize` entries carrying the
+    /// timestamp attribute under the group base, or else under a naming context.
+    private func readTimestampsElsewhere(_ rootDSE: RootDSE?, groupsBaseExists: Bool) -> (base: String, sample: [SampleUser])? {
+        var bases: [String] = []
+        if groupsBaseExists, let groups = directory.groups { bases.append(groups.base) }
+        bases += rootDSE?.namingContexts ?? []
+        let attribute = directory.timestamp.attribute
+        for base in bases {
+            var sample: [SampleUser] = []
+            let request = SearchRequest(base: base, scope: .subtree, filter: "(\(attribute)=*)",
+                                        attributes: [attribute.description], pageSize: Self.sampleSize)
+            do {
+                try connection.search(request) { entry in
+                    sample.append(SampleUser(dn: entry.dn, objectClasses: [], timestamps: entry.values(of: attribute) ?? []))
+                    if sample.count >= Self.sampleSize { throw SampleFull() }
+                }
+            } catch is SampleFull {
+            } catch {
+                continue
+            }
+            if !sample.isEmpty { return (base, sample) }
+        }
+        return nil
+    }
+
+    private mutating func checkTimestamps(_ sample: [SampleUser], source: String = "") {
         let attribute = directory.timestamp.attribute
         let values = sample.flatMap(\.timestamps).map { String(decoding: $0, as: UTF8.self) }
         guard let example = values.first else {
@@ -300,11 +329,11 @@ struct ServerChecks {
         }
         guard let pattern = try? TimestampPattern(directory.timestamp.pattern) else { return }  // the loader checked it
         guard let mismatch = values.first(where: { (try? pattern.parse($0)) == nil }) else {
-            add(.pass, "timestamp", "timestamps: server values look like \(example) and match the pattern \(pattern)")
+            add(.pass, "timestamp", "timestamps: server values look like \(example) and match the pattern \(pattern)\(source)")
             return
         }
         let guess = Self.guessPattern(mismatch)
-        add(.fail, "timestamp", "server timestamps look like \(mismatch) but the pattern is \(pattern.text): use \(guess.map { $0.text } ?? "an explicit pattern")",
+        add(.fail, "timestamp", "server timestamps look like \(mismatch) but the pattern is \(pattern.text): use \(guess.map { $0.text } ?? "an explicit pattern")\(source)",
             advice: guess.map { "set timestamp.pattern: \($0.text.contains("'") ? "\"\($0.text)\"" : $0.text) for directory \(directory.name): the pattern decides how the cursor is written into the search filter" }
                 ?? "write timestamp.pattern for directory \(directory.name) to match \(mismatch) (docs/configuration.md, timestamps)")
     }
