@@ -145,6 +145,13 @@ public enum NetworkProbe {
     /// Opens and closes a TCP connection to `address`, waiting at most `timeout` for
     /// the handshake (a non-blocking connect and poll, as libldap's network timeout does).
     public static func connect(to address: Address, timeout: Duration) -> ConnectOutcome {
+        withConnectedSocket(to: address, timeout: timeout) { _ in .connected }
+    }
+
+    /// Connects a non-blocking TCP socket to `address` within `timeout`, then runs `body`
+    /// with it; the socket is closed on return.
+    private static func withConnectedSocket(to address: Address, timeout: Duration,
+                                            _ body: (Int32) -> ConnectOutcome) -> ConnectOutcome {
         let family = address.bytes.count == 4 ? AF_INET : AF_INET6
         let descriptor = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         guard descriptor >= 0 else { return .failed(String(cString: strerror(errno))) }
@@ -168,17 +175,15 @@ public enum NetworkProbe {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
             }
         }
-        if rc == 0 { return .connected }
+        if rc == 0 { return body(descriptor) }
         guard errno == EINPROGRESS else { return outcome(errno) }
 
         let deadline = ContinuousClock.now + timeout
         while true {
             let remaining = ContinuousClock.now.duration(to: deadline)
             guard remaining > .zero else { return .timedOut }
-            let (seconds, attoseconds) = remaining.components
-            let milliseconds = Int32(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000 + 1)
             var poller = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
-            let ready = poll(&poller, 1, milliseconds)
+            let ready = poll(&poller, 1, milliseconds(remaining))
             if ready < 0 {
                 if errno == EINTR { continue }
                 return .failed(String(cString: strerror(errno)))
@@ -189,7 +194,7 @@ public enum NetworkProbe {
             guard getsockopt(descriptor, SOL_SOCKET, SO_ERROR, &error, &length) == 0 else {
                 return .failed(String(cString: strerror(errno)))
             }
-            return error == 0 ? .connected : outcome(error)
+            return error == 0 ? body(descriptor) : outcome(error)
         }
     }
 
@@ -213,6 +218,54 @@ public enum NetworkProbe {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
         return rc == 0 ? .connected : outcome(errno)
+    }
+
+    /// Whether a TLS server answers at `address`: sends a TLS ClientHello and waits at
+    /// most `timeout` for any reply (a ServerHello, an alert, or the connection closed).
+    /// `.connected` means something answered; `.timedOut` means nothing did.
+    ///
+    /// libldap 2.5 does the ldaps handshake on a blocking socket without a timeout: a
+    /// server that accepts TCP connections but never speaks (a half-configured load
+    /// balancer, a hung slapd) would make it wait forever. This check runs first.
+    public static func answersTLS(at address: Address, timeout: Duration) -> ConnectOutcome {
+        let deadline = ContinuousClock.now + timeout
+        return withConnectedSocket(to: address, timeout: timeout) { descriptor in
+            let sent = clientHello.withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard sent == clientHello.count else { return .failed(String(cString: strerror(errno))) }
+            while true {
+                let remaining = ContinuousClock.now.duration(to: deadline)
+                guard remaining > .zero else { return .timedOut }
+                var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+                let ready = poll(&poller, 1, milliseconds(remaining))
+                if ready < 0 {
+                    if errno == EINTR { continue }
+                    return .failed(String(cString: strerror(errno)))
+                }
+                if ready > 0 { return .connected }
+            }
+        }
+    }
+
+    /// A TLS 1.2 ClientHello (RFC 5246 §7.4.1.2) offering common ECDHE and RSA suites
+    /// and the TLS 1.3 suites; enough for any TLS server to answer, if only with an alert.
+    private static let clientHello: [UInt8] = {
+        let suites: [UInt16] = [0xC02B, 0xC02F, 0xC02C, 0xC030, 0xCCA9, 0xCCA8, 0x009C, 0x009D, 0x002F, 0x0035, 0x1301, 0x1302, 0x1303]
+        let groups: [UInt16] = [0x001D, 0x0017, 0x0018]
+        let signatures: [UInt16] = [0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601]
+        func u16(_ value: Int) -> [UInt8] { [UInt8(value >> 8 & 0xFF), UInt8(value & 0xFF)] }
+        func list(_ values: [UInt16]) -> [UInt8] { u16(values.count * 2) + values.flatMap { u16(Int($0)) } }
+        func fixedRandom() -> [UInt8] { (0..<32).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) } }
+        let extensions = u16(0x000A) + u16(groups.count * 2 + 2) + list(groups)
+            + u16(0x000B) + u16(2) + [0x01, 0x00]
+            + u16(0x000D) + u16(signatures.count * 2 + 2) + list(signatures)
+        let body: [UInt8] = [0x03, 0x03] + fixedRandom() + [0x00] + list(suites) + [0x01, 0x00] + u16(extensions.count) + extensions
+        let handshake: [UInt8] = [0x01, 0x00] + u16(body.count) + body
+        return [0x16, 0x03, 0x01] + u16(handshake.count) + handshake
+    }()
+
+    private static func milliseconds(_ duration: Duration) -> Int32 {
+        let (seconds, attoseconds) = duration.components
+        return Int32(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000 + 1)
     }
 
     private static func outcome(_ code: Int32) -> ConnectOutcome {
