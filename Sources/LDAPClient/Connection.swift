@@ -179,6 +179,24 @@ public final class LDAPConnection {
         try checkSynchronous(rc, operation: "startTLS", dn: nil)
     }
 
+    /// Opens the connection now, without an operation: TCP, and for `ldaps://` the TLS
+    /// handshake (with `startTLS`, ``init(url:options:logger:)`` already did both).
+    /// `ldap doctor` uses it to test reach and TLS before any bind.
+    public func connect() throws(LDAPError) {
+        clearHandleDiagnostics()
+        try checkSynchronous(ldap_connect(handle), operation: "connect", dn: nil)
+    }
+
+    /// The DER encoding of the certificate the server presented, once a TLS session is
+    /// up (after ``connect()`` on `ldaps://`, or StartTLS); nil without TLS.
+    public func peerCertificate() -> [UInt8]? {
+        var certificate = berval(bv_len: 0, bv_val: nil)
+        guard ldap_get_option(handle, LDAP_OPT_X_TLS_PEERCERT, &certificate) == LDAP_OPT_SUCCESS,
+              let bytes = certificate.bv_val else { return nil }
+        defer { ber_memfree(bytes) }
+        return Array(UnsafeRawBufferPointer(start: bytes, count: Int(certificate.bv_len)))
+    }
+
     /// Replaces a dead handle with a new one and binds again with the last credentials.
     public func reconnect() throws(LDAPError) {
         let fresh = try LDAPConnection.makeHandle(url: url, options: options)

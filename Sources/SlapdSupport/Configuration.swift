@@ -34,6 +34,9 @@ extension SlapdServer {
         /// and IP:127.0.0.1) are made with the openssl CLI, slapd also listens on
         /// ldaps://, and StartTLS works on ldap://. See `SlapdServer.caFile`.
         public var tls = false
+        /// Which certificate slapd presents when `tls` is true: the valid one, or one
+        /// that is wrong in one way (expired, for another host, from an untrusted CA…).
+        public var serverCertificate: ServerCertificate = .valid
         /// Extra LDIF entries under `cn=schema,cn=config`, loaded after core, cosine,
         /// nis and inetorgperson and before the data, e.g. `Fixtures.trainingRecordSchema`.
         public var extraSchema: [String] = []

@@ -119,7 +119,7 @@ public final class SlapdServer: @unchecked Sendable {
             guard layout.socketPath.utf8.count <= Loopback.maximumSocketPathLength else {
                 throw SlapdError.invalidConfiguration("ldapi socket path \(layout.socketPath) is too long")
             }
-            certificates = configuration.tls ? try TestCertificates.make(in: layout.tlsDirectory) : nil
+            certificates = configuration.tls ? try TestCertificates.make(in: layout.tlsDirectory, variant: configuration.serverCertificate) : nil
             try writePrivateFile(layout.rootPasswordFile, configuration.rootPassword)
             try writePrivateFile(layout.configLDIF, ConfigurationLDIF.config(configuration, layout: layout, tls: certificates)
                                  + "\n" + ConfigurationLDIF.passwordPolicyConfig(configuration))
