@@ -178,6 +178,8 @@ private struct ReachProbe {
         guard usesTLS else {
             if target.scheme == .ldapi {
                 add(.pass, "tls", "TLS: not needed: ldapi:// is a local socket")
+            } else if LDAPURL.isLocal(directory.url) {
+                add(.pass, "tls", "TLS: not needed: ldap:// to a loopback address stays on this machine")
             } else {
                 add(.skip, "tls", "TLS: not used: ldap:// without startTLS",
                     advice: "everything, passwords included, crosses the network unencrypted; use ldaps:// or startTLS: true unless the network is trusted")
