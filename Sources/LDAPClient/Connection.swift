@@ -78,6 +78,7 @@ public final class LDAPConnection {
     private static let ignoreSIGPIPE: Void = { signal(SIGPIPE, SIG_IGN); () }()
 
     private static func makeHandle(url: String, options: ConnectionOptions) throws(LDAPError) -> OpaquePointer {
+        try guardTLSHandshake(url: url, timeout: options.networkTimeout)
         var handle: OpaquePointer?
         let rc = ldap_initialize(&handle, url)
         guard rc == LDAP_SUCCESS, let handle else {
@@ -115,6 +116,31 @@ public final class LDAPConnection {
         // Per-handle TLS options take effect only in a new TLS context.
         var isServer: Int32 = 0
         try setOption(handle, LDAP_OPT_X_TLS_NEWCTX, &isServer, "TLS context")
+    }
+
+    /// libldap 2.5 (with GnuTLS, as Debian builds it) retries the ldaps:// handshake
+    /// without waiting or timing out when the server accepts the TCP connection and never
+    /// answers (a hung slapd, a half-configured load balancer): the caller would spin at
+    /// full CPU for ever. So before libldap connects, one TLS ClientHello goes to the
+    /// server's first reachable address, and silence for the network timeout is a
+    /// `timeout` error. (A server that stops answering between this probe and libldap's
+    /// handshake is not covered.)
+    private static func guardTLSHandshake(url: String, timeout: Duration) throws(LDAPError) {
+        guard let target = try? NetworkProbe.target(url: url), target.scheme == .ldaps,
+              case .success(let addresses) = NetworkProbe.resolve(host: target.host, port: target.port) else {
+            return  // not ldaps, or a URL/name libldap itself will report on
+        }
+        for address in addresses {
+            switch NetworkProbe.answersTLS(at: address, timeout: timeout) {
+            case .connected:
+                return
+            case .timedOut:
+                throw LDAPError(operation: "connect", code: .timeout,
+                                diagnostic: "TLS: no answer to the TLS handshake from \(address) within \(timeout.components.seconds > 0 ? "\(timeout.components.seconds)s" : "\(timeout.components.attoseconds / 1_000_000_000_000_000)ms")")
+            case .refused, .missing, .notASocket, .failed:
+                continue  // libldap tries the next address too and reports what it finds
+            }
+        }
     }
 
     /// Every `ldap_set_option` return code goes through here.

@@ -89,7 +89,7 @@ enum Loopback {
         return url
     }
 
-    private static func loopbackAddress(port: Int) -> sockaddr_in {
+    static func loopbackAddress(port: Int) -> sockaddr_in {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = UInt16(port).bigEndian
@@ -97,7 +97,7 @@ enum Loopback {
         return address
     }
 
-    private static func posixError(_ call: String) -> SlapdError {
+    static func posixError(_ call: String) -> SlapdError {
         .launchFailed(command: call, reason: String(cString: strerror(errno)))
     }
 }

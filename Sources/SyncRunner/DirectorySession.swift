@@ -27,8 +27,21 @@ enum DirectorySession {
             try connection.bind(dn: bind.dn, password: password)
             return connection
         } catch {
-            throw .connection(directory: directory.name, url: directory.url, error)
+            throw .connection(directory: directory.name, url: directory.url, explained(error, directory))
         }
+    }
+
+    /// libldap says only "Can't contact LDAP server" whether the name does not resolve,
+    /// the port is closed or the certificate is not trusted. On that error the doctor's
+    /// reach checks run once and their finding ("TLS: certificate expired on …",
+    /// "TCP: connection refused by …") replaces the placeholder, so the run's own error
+    /// names the cause.
+    static func explained(_ error: LDAPError, _ directory: DirectoryConfiguration) -> LDAPError {
+        guard error.code == .serverDown || error.code == .connectError,
+              let finding = ReachChecks.run(directory).checks.first(where: { $0.status == .fail }) else { return error }
+        var explained = error
+        explained.diagnostic = finding.summary
+        return explained
     }
 
     /// Why a simple bind to `directory` must not be made, or nil when it may: over plain

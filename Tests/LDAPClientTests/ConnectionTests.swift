@@ -100,6 +100,23 @@ import Testing
         #expect(ContinuousClock.now - started < .seconds(5))
     }
 
+    /// libldap's ldaps:// handshake reads a blocking socket: without the receive timeout
+    /// the connection sets, a server that accepts and never answers hangs the caller.
+    @Test func aServerSilentDuringTheTLSHandshakeIsATimelyError() throws {
+        let listener = try SilentListener(backlog: 16)
+        var options = ConnectionOptions()
+        options.networkTimeout = .seconds(1)
+        options.operationTimeout = .seconds(1)
+        let started = ContinuousClock.now
+        let error = #expect(throws: LDAPError.self) {
+            let connection = try LDAPConnection(url: "ldaps://127.0.0.1:\(listener.port)", options: options)
+            try connection.bind(dn: "cn=sync", password: Secret("secret"))
+        }
+        #expect(error?.code == .timeout)
+        #expect(error?.diagnostic == "TLS: no answer to the TLS handshake from 127.0.0.1:\(listener.port) within 1s")
+        #expect(ContinuousClock.now - started < .seconds(5))
+    }
+
     @Test func ldapsVerifiesTheCertificateWithTheGivenCA() throws {
         let server = try TestServers.tls.get()
         let url = try #require(server.ldapsURL)
