@@ -16,8 +16,8 @@ import Glibc
 /// Samba's LDAP ports are fixed (389, 636, 3268, 3269), so each DC listens on its own
 /// address 127.0.0.N instead of its own port; that needs root, as does Samba itself.
 /// The domain is provisioned once per test process (`samba-tool domain provision`,
-/// 5–7 s) into a template directory; each DC runs on a copy of it (copy and start:
-/// about 1.5 s). `SambaDC.shared()` is one DC per process for tests that work inside
+/// about 8 s here) into a template directory; each DC runs on a copy of it (copy and
+/// start: about 1.5 s). `SambaDC.shared()` is one DC per process for tests that work inside
 /// OUs of their own.
 ///
 /// samba runs in the foreground with the `single` process model, so `pid` is the one
@@ -271,15 +271,29 @@ public final class SambaDC: @unchecked Sendable {
         guard let running = state.withLock({ self.running }) else { return }
         defer { forget(running) }
         guard running.watch.ending == nil else { return }
-        kill(running.pid, SIGTERM)
+        Glibc.kill(running.pid, SIGTERM)
         if !running.watch.wait(seconds: timeout.inSeconds) {
-            kill(running.pid, SIGKILL)
+            Glibc.kill(running.pid, SIGKILL)
             _ = running.watch.wait(seconds: 10)
             throw .stopTimedOut(pid: running.pid, seconds: timeout.inSeconds, log: tail(log))
         }
     }
 
-    /// Starts samba again after `stop`, on the same address with the same data.
+    /// Kills samba with SIGKILL and waits until it is gone, as a crashed or lost DC
+    /// would. Data written before survives (`restart` finds it: `ldb:nosync` loses
+    /// only what the kernel had not written when the machine, not samba, went down).
+    /// Does nothing when not running.
+    public func kill() {
+        lifecycle.lock()
+        defer { lifecycle.unlock() }
+        guard let running = state.withLock({ self.running }) else { return }
+        defer { forget(running) }
+        guard running.watch.ending == nil else { return }
+        Glibc.kill(running.pid, SIGKILL)
+        _ = running.watch.wait(seconds: 10)
+    }
+
+    /// Starts samba again after `stop` or `kill`, on the same address with the same data.
     public func restart() throws(SambaError) {
         lifecycle.lock()
         defer { lifecycle.unlock() }
@@ -299,7 +313,7 @@ public final class SambaDC: @unchecked Sendable {
     deinit {
         if let running {
             if running.watch.ending == nil {
-                kill(running.pid, SIGKILL)
+                Glibc.kill(running.pid, SIGKILL)
                 _ = running.watch.wait(seconds: 10)
             }
             forget(running)
@@ -368,7 +382,7 @@ public final class SambaDC: @unchecked Sendable {
                 return
             }
             if Date() > deadline {
-                kill(started.pid, SIGKILL)
+                Glibc.kill(started.pid, SIGKILL)
                 _ = watch.wait(seconds: 10)
                 forget(started)
                 throw SambaError.startTimedOut(address: address, seconds: timeout.inSeconds, log: tail(since()))

@@ -131,6 +131,22 @@ extension Trait where Self == ConditionTrait {
             // Samba returns all 3,000 values at once: it does not enforce MaxValRange (1,500) as Windows does.
             #expect(large["member"]?.count == 3_000)
         }
+        let clock = ContinuousClock()
+        let stopping = clock.now
+        try second.stop()
+        print("SambaDC: stop \(clock.now - stopping)")
+    }
+
+    @Test func dataWrittenBeforeAKillIsThereAfterRestart() throws {
+        let ou = ADFixtures.organizationalUnitDN("Kept", in: "DC=example,DC=test")
+        let dc = try SambaDC.start(ldif: ADFixtures.organizationalUnit("Kept", in: "DC=example,DC=test"))
+        let pid = try #require(dc.pid)
+        dc.kill()
+        #expect(dc.pid == nil)
+        #expect(kill(pid, 0) == -1 && errno == ESRCH)
+        try dc.restart()
+        #expect(dc.pid != nil && dc.pid != pid)
+        #expect(try exists(ou, on: administrator(dc)))
     }
 
     @Test func stopEndsTheProcessAndReleasingRemovesTheDirectory() throws {
