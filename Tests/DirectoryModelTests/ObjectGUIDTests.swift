@@ -15,7 +15,7 @@ import Testing
     /// The bytes ldapsearch prints as base64 `Sg4SC0D5Q0CsnN/TZCzkGw==`; Samba's own GUID
     /// decoder (`ndr_unpack(samba.dcerpc.misc.GUID, ...)`) prints them as
     /// `0b120e4a-f940-4043-ac9c-dfd3642ce41b`.
-    @Test func showsARealObjectGUIDAsADToolsDo() throws {
+    @Test func showsARealObjectGUIDAsSambaDoes() throws {
         let bytes: [UInt8] = [0x4A, 0x0E, 0x12, 0x0B, 0x40, 0xF9, 0x43, 0x40, 0xAC, 0x9C, 0xDF, 0xD3, 0x64, 0x2C, 0xE4, 0x1B]
         #expect(ObjectGUID(bytes: bytes)?.description == "0b120e4a-f940-4043-ac9c-dfd3642ce41b")
     }
