@@ -528,7 +528,7 @@ final class DirectoryRun {
         }
         guard let keyBytes = entry.values(of: directory.users.key)?.first,
               let key = String(validating: keyBytes, as: UTF8.self), !key.isEmpty else {
-            fail(.entryInvalid, id: id, key: nil, dn: dn, "the entry has no usable \(directory.users.key) (the key attribute)")
+            fail(.entryInvalid, id: id, key: nil, dn: dn, "the entry (\(directory.users.id) \(EntryIDDisplay.text(id, attribute: directory.users.id))) has no usable \(directory.users.key) (the key attribute)")
             return nil
         }
         // In scope even if it fails below: a failed entry is never taken for a vanished one.
