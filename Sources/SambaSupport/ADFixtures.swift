@@ -136,6 +136,12 @@ public enum ADFixtures {
         public let members: [String: [String]]
     }
 
+    /// The population of the AD acceptance tests (issue #6): 2,000 users in `OU=People`,
+    /// 50 groups, `Large` with 3,000 members (so 1,000 users in `OU=Others`), under the
+    /// domain. Built once per process; pass its `ldif` to `SambaDC.start(ldif:snapshot: true)`
+    /// so that only the first test that needs it pays for the load.
+    public static let acceptancePopulation = population(users: 2_000, groups: 50, largeGroupMembers: 3_000)
+
     /// `users` users in `OU=People`, `groups` groups in `OU=Groups` (at least one), and
     /// as many users in `OU=Others` as needed for the first group, `Large`, to have
     /// `largeGroupMembers` members: every People user, then Others users. The other

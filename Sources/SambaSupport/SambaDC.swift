@@ -54,6 +54,8 @@ public final class SambaDC: @unchecked Sendable {
     public let provisionDuration: Duration
     /// How long copying the template and starting this DC took (without the LDIF of `start`).
     public private(set) var startDuration: Duration = .zero
+    /// How long adding the LDIF given to `start` took (zero without one, or from a snapshot).
+    public private(set) var loadDuration: Duration = .zero
 
     private let last: UInt8
     private let lifecycle = NSLock()
@@ -129,12 +131,67 @@ public final class SambaDC: @unchecked Sendable {
     /// a free loopback address; returns once it listens on its LDAP ports. Then adds
     /// `ldif` (entries under `baseDN`, parents first) with `ldapadd` as Administrator.
     ///
+    /// - Parameters:
+    ///   - ldif: entries to load; about 130 users a second here (3,000 users and a
+    ///     3,000-member group: 25 s on a loaded 2-core machine).
+    ///   - snapshot: when true, the directory as it is after loading `ldif` is kept for
+    ///     the rest of the process, and a later `start` with the same `ldif` and
+    ///     `snapshot: true` starts on a copy of it (about 1.5 s instead of reloading).
+    ///     Such DCs share everything the load made: objectGUIDs, `whenCreated`,
+    ///     `whenChanged` and USNs from the first load, which may be minutes old.
     /// - Throws: `SambaError`; `.unavailable` when `availability()` names a reason.
-    public static func start(ldif: String = "") throws(SambaError) -> SambaDC {
+    public static func start(ldif: String = "", snapshot: Bool = false) throws(SambaError) -> SambaDC {
         if let reason = availability() { throw .unavailable(reason) }
         ProcessRegistry.installExitHandler()
-        let clock = ContinuousClock()
         let template = try SambaTemplate.shared.get()
+        guard snapshot, !ldif.isEmpty else {
+            return try start(copying: template.directory, template: template, ldif: ldif)
+        }
+        let slot = Snapshots.slot(for: ldif)
+        // One loader per LDIF: a concurrent caller waits for the snapshot and copies it.
+        slot.lock.lock()
+        defer { slot.lock.unlock() }
+        if let source = slot.directory {
+            return try start(copying: source, template: template, ldif: "")
+        }
+        let dc = try start(copying: template.directory, template: template, ldif: ldif)
+        try dc.stop()
+        let copy = try SambaTemplate.makeDirectory(prefix: "samba-snapshot.")
+        ProcessRegistry.register(directory: copy)
+        do {
+            try runChecked("cp", ["-a", dc.directory.path + "/.", copy.path])
+        } catch {
+            removeDirectory(copy)
+            throw error
+        }
+        slot.directory = copy
+        try dc.restart()
+        return dc
+    }
+
+    /// Directories saved by `start(ldif:snapshot: true)`, by LDIF; removed at process exit.
+    private enum Snapshots {
+        final class Slot: @unchecked Sendable {
+            let lock = NSLock()
+            var directory: URL?  // guarded by lock
+        }
+
+        private static let lock = NSLock()
+        nonisolated(unsafe) private static var slots: [String: Slot] = [:]  // guarded by lock
+
+        static func slot(for ldif: String) -> Slot {
+            lock.withLock {
+                if let slot = slots[ldif] { return slot }
+                let slot = Slot()
+                slots[ldif] = slot
+                return slot
+            }
+        }
+    }
+
+    /// Starts a DC on a copy of `source` (the template or a snapshot), then adds `ldif`.
+    private static func start(copying source: URL, template: SambaTemplate, ldif: String) throws(SambaError) -> SambaDC {
+        let clock = ContinuousClock()
         let started = clock.now
         var tried: Set<UInt8> = []
         var conflicts: [String] = []
@@ -154,7 +211,7 @@ public final class SambaDC: @unchecked Sendable {
             // From here on the DC owns the address and the directory: its deinit releases both.
             let dc = SambaDC(directory: directory, last: last, template: template)
             do {
-                try prepare(directory, from: template, last: last)
+                try prepare(directory, from: source, template: template, last: last)
                 try dc.launch()
             } catch let conflict as AddressTaken {
                 conflicts.append(conflict.address)
@@ -163,15 +220,27 @@ public final class SambaDC: @unchecked Sendable {
                 throw SambaError.wrap(error)
             }
             dc.startDuration = clock.now - started
-            if !ldif.isEmpty { try dc.add(ldif: ldif) }
+            if !ldif.isEmpty {
+                let loading = clock.now
+                try dc.add(ldif: ldif)
+                dc.loadDuration = clock.now - loading
+            }
             return dc
         }
     }
 
-    /// Fills `directory` with a copy of the template, its smb.conf and TLS files for 127.0.0.`last`.
-    private static func prepare(_ directory: URL, from template: SambaTemplate, last: UInt8) throws(SambaError) {
+    /// Fills `directory` with a copy of `source` (the template or a snapshot) and writes
+    /// its smb.conf and TLS files for 127.0.0.`last`.
+    private static func prepare(_ directory: URL, from source: URL, template: SambaTemplate, last: UInt8) throws(SambaError) {
         let address = LoopbackAddress.string(last)
-        try runChecked("cp", ["-a", template.directory.path + "/.", directory.path])
+        try runChecked("cp", ["-a", source.path + "/.", directory.path])
+        // A snapshot brings the log and pid file of the DC it was taken from.
+        for name in ["log", "pid"] {
+            let subdirectory = directory.appendingPathComponent(name)
+            for file in (try? FileManager.default.contentsOfDirectory(atPath: subdirectory.path)) ?? [] {
+                try? FileManager.default.removeItem(at: subdirectory.appendingPathComponent(file))
+            }
+        }
         let tls = directory.appendingPathComponent("tls")
         let authority = (certificate: tls.appendingPathComponent("ca.pem"), key: tls.appendingPathComponent("ca.key"))
         let server = try TLSFiles.makeServer(in: tls, address: address, authority: authority)

@@ -122,6 +122,9 @@ enum SambaConfigurationFile {
             \tntp signd socket directory = \(path("ntp"))
             \tlog file = \(path("log"))/log.%m
             \tmax log size = 0
+            \t# No fsync per transaction: a throwaway DC loads users 8 times faster
+            \t# (3,000 users: 186 s with fsync, 23 s without, on a busy 2-core machine).
+            \tldb:nosync = true
             \tdns forwarder = none
 
             """

@@ -114,6 +114,25 @@ extension Trait where Self == ConditionTrait {
         #expect(try !exists(ou, on: connection))
     }
 
+    @Test func acceptancePopulationLoadsOnceAndLaterDCsStartFromItsSnapshot() throws {
+        let population = ADFixtures.acceptancePopulation
+        let first = try SambaDC.start(ldif: population.ldif, snapshot: true)
+        let second = try SambaDC.start(ldif: population.ldif, snapshot: true)
+        print("SambaDC: provision \(first.provisionDuration), start \(first.startDuration), "
+              + "acceptance population load \(first.loadDuration); from its snapshot: start \(second.startDuration)")
+        #expect(second.loadDuration == .zero)
+        for dc in [first, second] {
+            let connection = try administrator(dc)
+            let summary = try connection.search(SearchRequest(
+                base: population.peopleDN, filter: "(objectClass=user)", attributes: ["1.1"], pageSize: 1000
+            )) { _ in }
+            #expect(summary.entries == 2_000)
+            let large = try #require(try connection.readEntry(dn: population.largeGroupDN, attributes: ["member"]))
+            // Samba returns all 3,000 values at once: it does not enforce MaxValRange (1,500) as Windows does.
+            #expect(large["member"]?.count == 3_000)
+        }
+    }
+
     @Test func stopEndsTheProcessAndReleasingRemovesTheDirectory() throws {
         var dc: SambaDC? = try SambaDC.start()
         let pid = try #require(dc?.pid)
