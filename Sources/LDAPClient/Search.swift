@@ -293,6 +293,14 @@ extension LDAPConnection {
         guard result.code == .success else {
             if result.code.meansConnectionLost { markDead() }
             var diagnostic = result.diagnostic ?? result.code.message
+            if result.code == .referral {
+                // The base itself is held by another server (or partition): the search
+                // read nothing of it. Referrals are never chased (the bind would go to a
+                // server nobody configured); say where the server points instead.
+                let targets = result.referrals.isEmpty ? "no referral URL" : result.referrals.joined(separator: ", ")
+                diagnostic += "; the server does not hold this base and refers the search to \(targets): "
+                    + "use a base in one of the server's naming contexts, or the url of the server that holds it"
+            }
             diagnostic += " (after \(summary.entries) entries in \(summary.pages) pages: the result is incomplete)"
             throw LDAPError(operation: "search", dn: request.base, code: result.code,
                             diagnostic: diagnostic, matchedDN: result.matchedDN)

@@ -152,6 +152,10 @@ public struct DirectoryConfiguration: Sendable, Equatable {
     public var timestamp: TimestampConfiguration
     public var pageSize: Int
     public var deletions: DeletionMode
+    /// Values per Active Directory range request (`member;range=0-(N-1)`, then
+    /// `member;range=N-(2N-1)`, ...); nil lets the server decide (Windows sends 1500 per
+    /// range, Samba every value at once). Only with `type: ad`.
+    public var rangeSize: Int? = nil
 
     public init(name: String, type: DirectoryType, url: String, startTLS: Bool = false, tls: TLSConfiguration = .init(),
                 allowPlaintext: Bool = false, bind: BindConfiguration, writeBind: BindConfiguration? = nil,

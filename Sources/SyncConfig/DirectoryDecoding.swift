@@ -4,7 +4,7 @@ import Yams
 extension ConfigurationDecoder {
     static let directoryKeys = [
         "name", "type", "url", "startTLS", "tls", "allowPlaintext", "bind", "writeBind", "timeout",
-        "users", "groups", "timestamp", "pageSize", "deletions",
+        "users", "groups", "timestamp", "pageSize", "deletions", "rangeSize",
     ]
     static let bindKeys = ["dn", "passwordFile", "passwordEnv"]
     static let userScopeKeys = ["base", "scope", "filter", "id", "key"]
@@ -99,10 +99,23 @@ extension ConfigurationDecoder {
             return mode
         }
 
-        let directory = DirectoryConfiguration(
+        let rangeSize = try reader.value(section, "rangeSize", default: nil) { (node, path) throws(ConfigurationError) -> Int? in
+            if node.isNull { return nil }
+            let size = try reader.integer(node, path)
+            guard (1...2_147_483_647).contains(size) else {
+                throw reader.error(node.position, path, "must be from 1 to 2147483647 (values per range request), found \(size)")
+            }
+            guard type == .ad else {
+                throw reader.error(node.position, path, "range retrieval (member;range=0-N) is an Active Directory extension; rangeSize needs type: ad")
+            }
+            return size
+        }
+
+        var directory = DirectoryConfiguration(
             name: name, type: type, url: url, startTLS: startTLS, tls: tls, allowPlaintext: allowPlaintext,
             bind: bind, writeBind: writeBind, timeout: timeout, users: users, groups: groups,
             timestamp: timestamp, pageSize: pageSize, deletions: deletions)
+        directory.rangeSize = rangeSize
         return (directory, nameEntry.value.position)
     }
 

@@ -308,15 +308,28 @@ final class DirectoryRun {
             return changes
         }
         let membersAttribute = AttributeName(scope.members.rawValue)
-        let attributes = ["cn", scope.members.rawValue, directory.users.id.description, directory.timestamp.attribute.description]
+        // With rangeSize, ask for the first range explicitly (AD range retrieval); without
+        // it the server decides (Windows answers member;range=0-1499 past 1500 values).
+        let requestedMembers = directory.rangeSize.map { membersAttribute.withRange(ValueRange(low: 0, size: $0)) } ?? membersAttribute
+        let attributes = ["cn", requestedMembers.description, directory.users.id.description, directory.timestamp.attribute.description]
         var seen: Set<[UInt8]> = []
+        func consider(_ id: [UInt8], _ record: GroupRecord) {
+            guard snapshot[id] != record else { return }
+            let before = snapshot[id]?.members ?? []
+            changes.affectedMembers.formUnion(before.symmetricDifference(record.members))
+            changes.records[id] = record
+            current[id] = record
+        }
         if scope.members != .memberOf {
             let request = SearchRequest(base: scope.base, scope: searchScope(scope.scope),
                                         filter: try filter(scope.filter, since: since), attributes: attributes,
                                         pageSize: directory.pageSize)
             var fetching = PhaseProgress(progress, directory: directory.name, phase: .fetchingGroups)
             defer { fetching.finish() }
-            try connection.search(request) { entry in
+            // Groups whose member list came in part: the rest is read after the paged
+            // search, whose entries are only valid while it streams.
+            var unfinished: [(id: [UInt8], record: GroupRecord, next: Int)] = []
+            let searched = try connection.search(request) { entry in
                 summary.fetchedGroups += 1
                 fetching.advance()
                 guard let id = entry.values(of: directory.users.id)?.first else {
@@ -325,13 +338,23 @@ final class DirectoryRun {
                 }
                 seen.insert(id)
                 noteTimestamp(entry, dn: entry.dn)
-                let record = try groupRecord(entry, members: membersAttribute, scope: scope)
-                if snapshot[id] != record {
-                    let before = snapshot[id]?.members ?? []
-                    changes.affectedMembers.formUnion(before.symmetricDifference(record.members))
-                    changes.records[id] = record
-                    current[id] = record
+                let (record, next) = try groupRecord(entry, members: membersAttribute, scope: scope)
+                if let next {
+                    unfinished.append((id, record, next))
+                } else {
+                    consider(id, record)
                 }
+            }
+            summary.groupPages += searched.pages
+            for var group in unfinished {
+                let rest = try connection.readRemainingValues(dn: group.record.dn, attribute: membersAttribute, from: group.next,
+                                                              rangeSize: directory.rangeSize)
+                summary.rangeRequests += rest.requests
+                group.record.members.formUnion(memberReferences(rest.values, scope: scope))
+                logger.debug("group members read in ranges", metadata: [
+                    "ldap.dn": "\(group.record.dn)", "ldap.ranges": "\(rest.requests + 1)", "sync.members": "\(group.record.members.count)",
+                ])
+                consider(group.id, group.record)
             }
         }
         var retired: Set<String> = []
@@ -352,21 +375,33 @@ final class DirectoryRun {
         return changes
     }
 
-    private func groupRecord(_ entry: borrowing EntryView, members: AttributeName, scope: GroupScope) throws -> GroupRecord {
+    /// The group as read, and where its member list continues when the server sent only
+    /// its first range (AD: `member;range=0-1499`); nil when the list is whole.
+    private func groupRecord(_ entry: borrowing EntryView, members: AttributeName, scope: GroupScope) throws -> (GroupRecord, next: Int?) {
         let name = entry.values(of: "cn")?.first.flatMap { String(validating: $0, as: UTF8.self) } ?? entry.dn
         var references: Set<MemberReference> = []
-        // AD returns big groups in ranges (member;range=0-1499): collect every option form.
-        for index in 0..<entry.attributeCount where entry.name(at: index).type == members {
-            for value in entry.values(at: index) {
-                guard let text = String(validating: value, as: UTF8.self) else { continue }
-                switch scope.members {
-                case .memberUid: references.insert(.key(text))
-                case .uniqueMember: if let key = try? DNKey.make(uniqueMember: text) { references.insert(.dn(key)) }
-                case .member, .memberOf: if let key = try? DNKey.make(text) { references.insert(.dn(key)) }
-                }
+        var next: Int?
+        // Every option form of the members attribute: plain, or a range.
+        for index in 0..<entry.attributeCount {
+            let attribute = entry.name(at: index)
+            guard attribute.type == members else { continue }
+            if let range = attribute.range, let high = range.high { next = max(next ?? 0, high + 1) }
+            references.formUnion(memberReferences(entry.values(at: index), scope: scope))
+        }
+        return (GroupRecord(dn: entry.dn, name: name, members: references, timestamp: timestamp(entry)), next)
+    }
+
+    private func memberReferences(_ values: [[UInt8]], scope: GroupScope) -> Set<MemberReference> {
+        var references: Set<MemberReference> = []
+        for value in values {
+            guard let text = String(validating: value, as: UTF8.self) else { continue }
+            switch scope.members {
+            case .memberUid: references.insert(.key(text))
+            case .uniqueMember: if let key = try? DNKey.make(uniqueMember: text) { references.insert(.dn(key)) }
+            case .member, .memberOf: if let key = try? DNKey.make(text) { references.insert(.dn(key)) }
             }
         }
-        return GroupRecord(dn: entry.dn, name: name, members: references, timestamp: timestamp(entry))
+        return references
     }
 
     /// Groups gone since the snapshot: on a full run, those not seen; otherwise those an
@@ -407,7 +442,7 @@ final class DirectoryRun {
                                     filter: userFilter, attributes: userAttributes, pageSize: directory.pageSize)
         var fetching = PhaseProgress(progress, directory: directory.name, phase: .fetchingUsers)
         defer { fetching.finish() }
-        try connection.search(request) { entry in
+        summary.userPages += try connection.search(request) { entry in
             summary.fetchedUsers += 1
             fetching.advance()
             if let user = directoryUser(entry, recordKey: since == nil) { batch.append(user) }
@@ -416,7 +451,7 @@ final class DirectoryRun {
                 batch.removeAll(keepingCapacity: true)
                 try checkInterrupted()
             }
-        }
+        }.pages
         try decide(batch)
 
         // Users not fetched whose groups changed, and the retry set (I3): read them again.
@@ -493,7 +528,7 @@ final class DirectoryRun {
         }
         guard let keyBytes = entry.values(of: directory.users.key)?.first,
               let key = String(validating: keyBytes, as: UTF8.self), !key.isEmpty else {
-            fail(.entryInvalid, id: id, key: nil, dn: dn, "the entry has no usable \(directory.users.key) (the key attribute)")
+            fail(.entryInvalid, id: id, key: nil, dn: dn, "the entry (\(directory.users.id) \(EntryIDDisplay.text(id, attribute: directory.users.id))) has no usable \(directory.users.key) (the key attribute)")
             return nil
         }
         // In scope even if it fails below: a failed entry is never taken for a vanished one.

@@ -10,6 +10,12 @@ public struct DirectorySummary: Sendable {
     public var fullReason: String?
     public var fetchedUsers = 0
     public var fetchedGroups = 0
+    /// Pages of the run's main user search and group search (RFC 2696 paged results).
+    public var userPages = 0
+    public var groupPages = 0
+    /// Active Directory range requests (`member;range=1500-*`) sent to read the members
+    /// of groups the group search returned only in part.
+    public var rangeRequests = 0
     public var created = 0
     public var updated = 0
     /// App edits of from-ldap attributes reset to the LDAP value.
