@@ -10,6 +10,11 @@ public struct DirectorySummary: Sendable {
     public var fullReason: String?
     public var fetchedUsers = 0
     public var fetchedGroups = 0
+    /// Entries of the id-only listing of the scope (`deletions: every-run`); 0 when no
+    /// listing was made.
+    public var listedForDeletions = 0
+    /// Tombstones read (`deletions: tombstones`): deleted objects since the cursor.
+    public var tombstonesRead = 0
     public var created = 0
     public var updated = 0
     /// App edits of from-ldap attributes reset to the LDAP value.
