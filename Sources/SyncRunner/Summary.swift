@@ -91,7 +91,7 @@ public struct DirectorySummary: Sendable {
          "resets": resets, "deactivated": deactivated, "reactivated": reactivated, "renamed": renamed,
          "adopted": adopted, "skipped": skippedUntagged, "membershipsAdded": membershipsAdded,
          "membershipsRemoved": membershipsRemoved, "writtenBack": writtenBack, "conflicts": conflicts,
-         "failures": failures.count]
+         "failures": failures.count, "listedForDeletions": listedForDeletions, "tombstonesRead": tombstonesRead]
     }
 
     /// The summary table of SPEC §9, one row per directory.
