@@ -733,7 +733,8 @@ final class DirectoryRun {
     /// ignored by the caller.
     private func deletedUserIDs(_ connection: LDAPConnection, base: String, since: Timestamp) throws -> [[UInt8]] {
         let filter = Filter.and([.equality("isDeleted", "TRUE"), .greaterOrEqual(directory.timestamp.attribute, pattern.format(since))])
-        // isDeleted and name are requested by name: Samba returns tombstones only then.
+        // isDeleted and name are asked for by name: some servers return deleted objects only
+        // then (Samba 4.17 returns them for any attribute list).
         let request = SearchRequest(base: base, scope: .subtree, filter: filter,
                                     attributes: [directory.users.id.description, "isDeleted", "name", directory.timestamp.attribute.description],
                                     pageSize: directory.pageSize,
