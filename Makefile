@@ -26,10 +26,15 @@ SWIFT ?= swift
 # sqlite3: make demo shows the app tables with the sqlite3 shell.
 # systemd (systemd-analyze) and logrotate: CronFilesTests check the files of cron/ with them.
 # python3-prometheus-client: the metrics test parses --metrics output with /usr/bin/python3.
+# samba … krb5-user: the private Samba 4 AD domain controllers of the AD tests (SambaSupport;
+# samba-tool provisions, samba serves; ldb-tools for inspecting sam.ldb). Their services
+# must not start either: the same policy-rc.d covers them.
 # Where invoke-rc.d looks for a policy (a variable only so the rule can be tried elsewhere).
 POLICY_RC_D ?= /usr/sbin/policy-rc.d
 DEB_PACKAGES := libldap-dev liblmdb-dev slapd ldap-utils openssl pkg-config libsqlite3-dev ca-certificates sqlite3 \
-                systemd logrotate python3-prometheus-client
+                systemd logrotate python3-prometheus-client \
+                samba samba-ad-dc samba-ad-provision samba-dsdb-modules samba-vfs-modules winbind python3-samba \
+                ldb-tools krb5-user
 
 .PHONY: deps toolchain build test test-asan bench demo clean
 
@@ -45,7 +50,7 @@ deps:
 	  echo "make deps: missing packages: $${missing[*]}; run 'make deps' as root or: sudo apt-get install $${missing[*]}" >&2
 	  exit 1
 	fi
-	# The slapd package must not start a system service: a policy-rc.d that answers
+	# The slapd and samba packages must not start system services: a policy-rc.d that answers
 	# 101 ("action forbidden") stops invoke-rc.d. Ours only if there is none, and it
 	# goes away however the install ends.
 	if [[ ! -e $(POLICY_RC_D) ]]; then

@@ -52,6 +52,8 @@ let package = Package(
         ),
         // Starts private slapd servers on loopback for tests and benchmarks.
         .target(name: "SlapdSupport"),
+        // Starts private Samba 4 AD domain controllers on loopback for tests (issue #6).
+        .target(name: "SambaSupport", dependencies: ["SlapdSupport"]),
         .executableTarget(
             name: "ldapsync",
             dependencies: [
@@ -68,16 +70,16 @@ let package = Package(
         .executableTarget(name: "Demo", dependencies: ["SlapdSupport", "LDAPClient", "DirectoryModel"]),
         .executableTarget(name: "SyncBench", dependencies: ["SlapdSupport", "LDAPClient", "DirectoryModel"]),
         .testTarget(name: "DirectoryModelTests", dependencies: ["DirectoryModel"]),
-        .testTarget(name: "LDAPClientTests", dependencies: ["LDAPClient", "SlapdSupport", "DirectoryModel"]),
+        .testTarget(name: "LDAPClientTests", dependencies: ["LDAPClient", "SlapdSupport", "SambaSupport", "DirectoryModel"]),
         .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "DirectoryModel"]),
         .testTarget(name: "SyncConfigTests", dependencies: ["SyncConfig", "DirectoryModel"]),
         .testTarget(name: "AppStoreTests", dependencies: ["AppStore", "DirectoryModel"]),
         .testTarget(name: "SyncEngineTests", dependencies: ["SyncEngine", "DirectoryModel"]),
         .testTarget(
             name: "SyncRunnerTests",
-            dependencies: ["SyncRunner", "SyncConfig", "AppStore", "StateStore", "LDAPClient", "SlapdSupport", "DirectoryModel"]
+            dependencies: ["SyncRunner", "SyncConfig", "AppStore", "StateStore", "LDAPClient", "SlapdSupport", "SambaSupport", "DirectoryModel"]
         ),
-        .testTarget(name: "CLITests", dependencies: ["ldapsync", "SlapdSupport", "LDAPClient", "DirectoryModel"]),
+        .testTarget(name: "CLITests", dependencies: ["ldapsync", "SlapdSupport", "SambaSupport", "LDAPClient", "DirectoryModel"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -117,7 +117,7 @@ struct Layout {
 }
 
 /// Writes a file readable by its owner only.
-func writePrivateFile(_ url: URL, _ contents: String) throws {
+package func writePrivateFile(_ url: URL, _ contents: String) throws {
     guard FileManager.default.createFile(atPath: url.path, contents: Data(contents.utf8), attributes: [.posixPermissions: 0o600]) else {
         throw SlapdError.launchFailed(command: "create \(url.path)", reason: String(cString: strerror(errno)))
     }

@@ -114,7 +114,7 @@ public enum ExternalCommand {
 
     /// The absolute path of `executable`, searching `PATH` and then the sbin
     /// directories, which a non-root user's `PATH` often lacks although slapd lives there.
-    static func resolve(_ executable: String) -> String? {
+    package static func resolve(_ executable: String) -> String? {
         if executable.contains("/") {
             return FileManager.default.isExecutableFile(atPath: executable) ? executable : nil
         }
@@ -160,22 +160,24 @@ private struct ScratchFiles {
 /// Set `markExited` as the process's `terminationHandler` before `run()`; Foundation
 /// calls it from its own thread after reaping the child, so once `wait` returns true
 /// the pid is gone from the process table.
-final class ExitWatch: @unchecked Sendable {
-    struct Ending: Sendable {
-        let status: Int32
-        let bySignal: Bool
+package final class ExitWatch: @unchecked Sendable {
+    package struct Ending: Sendable {
+        package let status: Int32
+        package let bySignal: Bool
     }
 
     private let condition = NSCondition()
     private var _ending: Ending?  // guarded by condition
 
-    var ending: Ending? {
+    package init() {}
+
+    package var ending: Ending? {
         condition.lock()
         defer { condition.unlock() }
         return _ending
     }
 
-    func markExited(_ process: Process) {
+    package func markExited(_ process: Process) {
         let ending = Ending(status: process.terminationStatus, bySignal: process.terminationReason == .uncaughtSignal)
         condition.lock()
         _ending = ending
@@ -184,7 +186,7 @@ final class ExitWatch: @unchecked Sendable {
     }
 
     /// Waits until the process has exited; false when `seconds` ran out first.
-    func wait(seconds: Double) -> Bool {
+    package func wait(seconds: Double) -> Bool {
         let deadline = Date(timeIntervalSinceNow: seconds)
         condition.lock()
         defer { condition.unlock() }
@@ -201,7 +203,7 @@ final class ExitWatch: @unchecked Sendable {
 /// Plain `read(2)` rather than `FileManager.contents(atPath:)`: on Linux that call
 /// mallocs 4 KiB for a file whose size is 0 and never frees it (LeakSanitizer reports
 /// it under `make test-asan`), and most captured stderr files are empty.
-func readTextFile(_ path: String, from offset: UInt64 = 0) -> String {
+package func readTextFile(_ path: String, from offset: UInt64 = 0) -> String {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { return "" }
     defer { close(fd) }
@@ -226,7 +228,7 @@ func readTextFile(_ path: String, from offset: UInt64 = 0) -> String {
 /// alone leaks with everything it holds (LeakSanitizer shows it). Call only once the
 /// process has exited (`ExitWatch` says so): `isRunning` is false before the handler
 /// runs, so `waitUntilExit()` returns at once.
-func releaseExited(_ process: Process) {
+package func releaseExited(_ process: Process) {
     guard !process.isRunning else { return }
     process.waitUntilExit()
     process.terminationHandler = nil
@@ -238,7 +240,7 @@ func releaseExited(_ process: Process) {
 /// signal mask, and libdispatch and Swift concurrency threads block most signals. A
 /// slapd launched from a test as-is never sees SIGTERM and cannot be stopped cleanly
 /// (observed: `stop()` timed out). The mask is cleared only around the spawn.
-func runWithEmptySignalMask(_ process: Process) throws {
+package func runWithEmptySignalMask(_ process: Process) throws {
     var empty = sigset_t()
     var previous = sigset_t()
     sigemptyset(&empty)
@@ -252,7 +254,7 @@ func runWithEmptySignalMask(_ process: Process) throws {
 }
 
 /// Creates a fresh 0700 directory under `$TMPDIR` (or /tmp) with `mkdtemp`.
-func makeTemporaryDirectory(prefix: String, base: String? = nil) throws -> URL {
+package func makeTemporaryDirectory(prefix: String, base: String? = nil) throws -> URL {
     let root = base ?? ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
     var template = Array((root.hasSuffix("/") ? root : root + "/") .appending(prefix + "XXXXXX").utf8CString)
     guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {

@@ -10,7 +10,7 @@ import Glibc
 /// and removes the directories. It covers a normal `exit` (the end of `swift test`, a
 /// test that forgot its server in a global); it cannot cover a process killed by a
 /// signal, which runs no handlers at all.
-enum ProcessRegistry {
+package enum ProcessRegistry {
     private static let lock = NSLock()
     nonisolated(unsafe) private static var pids: Set<pid_t> = []  // guarded by lock
     nonisolated(unsafe) private static var directories: Set<String> = []  // guarded by lock
@@ -20,23 +20,23 @@ enum ProcessRegistry {
         atexit { ProcessRegistry.cleanUpAtExit() } == 0
     }()
 
-    static func installExitHandler() {
+    package static func installExitHandler() {
         _ = exitHandlerInstalled
     }
 
-    static func register(pid: pid_t) {
+    package static func register(pid: pid_t) {
         lock.withLock { _ = pids.insert(pid) }
     }
 
-    static func unregister(pid: pid_t) {
+    package static func unregister(pid: pid_t) {
         lock.withLock { _ = pids.remove(pid) }
     }
 
-    static func register(directory: URL) {
+    package static func register(directory: URL) {
         lock.withLock { _ = directories.insert(directory.path) }
     }
 
-    static func unregister(directory: URL) {
+    package static func unregister(directory: URL) {
         lock.withLock { _ = directories.remove(directory.path) }
     }
 
