@@ -360,7 +360,7 @@ extension SQLiteAppStore {
                 )
                 batch.inserts[indices] = statement
             }
-            var arguments: [DatabaseValue] = [user.key.databaseValue, 1.databaseValue, 1.databaseValue]
+            var arguments: [DatabaseValue] = [user.key.databaseValue, (user.managed ? 1 : 0).databaseValue, (user.active ? 1 : 0).databaseValue]
             if sql.updatedAt != nil { arguments.append(now.databaseValue) }
             arguments += values
             statement.setUncheckedArguments(StatementArguments(arguments))

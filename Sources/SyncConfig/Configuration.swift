@@ -82,13 +82,34 @@ public struct UserScope: Sendable, Equatable {
     public var id: AttributeName
     /// The attribute matching the app key (`uid`; `sAMAccountName` for AD).
     public var key: AttributeName
-    public init(base: String, scope: ScopeSetting, filter: String, id: AttributeName, key: AttributeName) {
+    /// Whether the account's enabled state (AD: `userAccountControl` bit 2,
+    /// ACCOUNTDISABLE) drives the app's active flag; `off` by default.
+    public var accountState: AccountStateMode
+    public init(base: String, scope: ScopeSetting, filter: String, id: AttributeName, key: AttributeName,
+                accountState: AccountStateMode = .off) {
         self.base = base
         self.scope = scope
         self.filter = filter
         self.id = id
         self.key = key
+        self.accountState = accountState
     }
+}
+
+/// `users.accountState` of a directory: how a disabled directory account and the app's
+/// active flag follow each other. Active Directory only (`userAccountControl`).
+public enum AccountStateMode: String, Sendable, Equatable, CaseIterable {
+    /// The active flag is not synced (the default): only `autoDeactivate` changes it.
+    case off
+    /// A disabled account is `active = 0` in the app, an enabled one `active = 1`; an app
+    /// edit of the flag is reset to the directory's state.
+    case fromLDAP = "from-ldap"
+    /// As `from-ldap`, and with `writeBack.enabled` an app (de)activation sets or clears
+    /// the disabled bit in the directory, keeping the other bits.
+    case both
+
+    /// The attribute holding the state in Active Directory.
+    public static let attribute: AttributeName = "userAccountControl"
 }
 
 /// How group membership is expressed in the directory.

@@ -172,6 +172,7 @@ struct ConfigurationDecoder {
         configuration.directories = try directories(directoriesEntry)
         configuration.app = try app(top)
         configuration.attributes = try attributes(top, app: configuration.app)
+        try checkAccountState(configuration, top)
         if let section = try reader.optionalSection(top, "writeBack") {
             try reader.checkKeys(section, allowed: ["enabled"])
             configuration.writeBack.enabled = try reader.value(section, "enabled", default: false, reader.bool)

@@ -7,7 +7,7 @@ extension ConfigurationDecoder {
         "users", "groups", "timestamp", "pageSize", "deletions", "rangeSize",
     ]
     static let bindKeys = ["dn", "passwordFile", "passwordEnv"]
-    static let userScopeKeys = ["base", "scope", "filter", "id", "key"]
+    static let userScopeKeys = ["base", "scope", "filter", "id", "key", "accountState"]
     static let groupScopeKeys = ["base", "scope", "filter", "members"]
 
     func directories(_ entry: Section.Entry) throws(ConfigurationError) -> [DirectoryConfiguration] {
@@ -78,7 +78,7 @@ extension ConfigurationDecoder {
         }
 
         let usersSection = try reader.requiredSection(section, "users", "a mapping with at least base: (the DN to search for users)")
-        let users = try userScope(usersSection, defaults: defaults)
+        let users = try userScope(usersSection, defaults: defaults, type: type)
         let groups = try reader.optionalSection(section, "groups").map { (section) throws(ConfigurationError) in
             try groupScope(section, defaults: defaults)
         }
@@ -141,8 +141,15 @@ extension ConfigurationDecoder {
         return BindConfiguration(dn: dn, password: password)
     }
 
-    func userScope(_ section: Section, defaults: DirectoryDefaults) throws(ConfigurationError) -> UserScope {
+    func userScope(_ section: Section, defaults: DirectoryDefaults, type: DirectoryType) throws(ConfigurationError) -> UserScope {
         try reader.checkKeys(section, allowed: Self.userScopeKeys)
+        let accountState = try reader.value(section, "accountState", default: AccountStateMode.off) { (node, path) throws(ConfigurationError) in
+            let mode = try reader.choice(node, path, AccountStateMode.self)
+            if mode != .off && type != .ad {
+                throw reader.error(node.position, path, "accountState reads Active Directory's userAccountControl (a disabled account is active = 0 in the app); it needs type: ad (or accountState: off)")
+            }
+            return mode
+        }
         return UserScope(
             base: try reader.required(section, "base", "the DN under which users are searched", distinguishedName),
             scope: try reader.value(section, "scope", default: .sub) { (node, path) throws(ConfigurationError) in
@@ -150,7 +157,8 @@ extension ConfigurationDecoder {
             },
             filter: try reader.value(section, "filter", default: defaults.usersFilter, filter),
             id: try reader.value(section, "id", default: defaults.id, attributeName),
-            key: try reader.value(section, "key", default: defaults.key, attributeName))
+            key: try reader.value(section, "key", default: defaults.key, attributeName),
+            accountState: accountState)
     }
 
     func groupScope(_ section: Section, defaults: DirectoryDefaults) throws(ConfigurationError) -> GroupScope {

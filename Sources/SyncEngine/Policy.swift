@@ -77,6 +77,9 @@ public struct SyncPolicy: Sendable, Hashable {
     public var explain = true
     /// `writeBack.enabled`: the global switch; no LDAP write happens without it.
     public var writeBackEnabled = false
+    /// `users.accountState` (nil: off): the directory account's enabled state drives the
+    /// app's active flag.
+    public var accountState: AccountStatePolicy?
 
     public init(attributes: [MappedAttribute], groups: GroupPolicy = .none, autoDeactivate: Bool = false, adoptExisting: Bool = false) {
         self.attributes = attributes

@@ -73,6 +73,9 @@ public struct UserPlan: Sendable, Hashable {
     public var adopted = false
     public var reactivated = false
     public var deactivated = false
+    /// With `users.accountState`: the app's edit of the active flag was reset to the
+    /// directory account's state.
+    public var activeReset = false
     /// The app changes, in order.
     public var changes: [AppChange] = []
     /// Write-back: the LDAP changes for this user's entry (empty unless both switches
@@ -180,7 +183,10 @@ public enum UserEvaluation {
             existing.managed = true
         }
         try update(existing, user: user, snapshot: state.snapshot, policy: policy, resolutions: state.resolutions, plan: &plan)
-        if !existing.active, state.deactivatedBySync {
+        if policy.accountState != nil {
+            // The account's state decides the flag, whoever deactivated the app user.
+            try mergeAccountState(existing, user: user, snapshot: state.snapshot, policy: policy, plan: &plan)
+        } else if !existing.active, state.deactivatedBySync {
             plan.changes.append(.setActive(key: user.key, true))
             plan.reactivated = true
         }
@@ -204,7 +210,7 @@ public enum UserEvaluation {
                                                              isReset: false))
             }
         }
-        plan.changes.append(.create(AppUser(key: user.key, managed: true, active: true, values: values)))
+        plan.changes.append(.create(AppUser(key: user.key, managed: true, active: try createdActive(user, policy: policy), values: values)))
         for attribute in policy.attributes where !attribute.direction.flowsToApp { plan.agreed[attribute.ldap] = nil }
         plan.action = .create
         if let desired { addGroups(desired, to: &plan, key: user.key) }
@@ -265,6 +271,7 @@ public enum UserEvaluation {
     /// attribute: an app-side edit, which the run must merge although LDAP did not
     /// change (SPEC §5; the app side is compared with the snapshot every run).
     public static func appDiffers(_ app: AppUser, from snapshot: UserSnapshot, policy: SyncPolicy) -> Bool {
+        if activeDiffers(app, from: snapshot, policy: policy) { return true }
         for attribute in policy.attributes {
             guard let appValues = try? ValueMapping.ldapValues(app.values[attribute.column] ?? .null, for: attribute) else { return true }
             guard let base = snapshot.values[attribute.ldap] else {

@@ -123,16 +123,15 @@ final class DirectoryRun {
     }
 
     private func executeThrowing(started: Timestamp, clock: ContinuousClock, start: ContinuousClock.Instant) throws {
-        if directory.deletions == .tombstones {
-            throw RunError.configuration("directories.\(directory.name).deletions: tombstones is not available in this build yet (planned in issue #6); use every-run or full-only")
-        }
         do {
             pattern = try TimestampPattern(directory.timestamp.pattern)
         } catch {
             throw RunError.configuration("directories.\(directory.name).timestamp.pattern: \(error)")
         }
         let stored = try state?.cursor(directory.name)
-        let items = PolicyBuilder.mappingItems(configuration, directory: directory)
+        var items = PolicyBuilder.mappingItems(configuration, directory: directory)
+        // The snapshot must hold every user's account state before incremental runs rely on it.
+        if directory.users.accountState != .off { items.insert("attribute:\(AccountStateMode.attribute.folded)") }
         let newItems = stored.map { items.subtracting($0.mappingItems) } ?? []
         let since = try readStart(stored: stored, newItems: newItems)
         summary.full = since == nil
@@ -150,6 +149,9 @@ final class DirectoryRun {
             schema = nil
         }
         policy = try PolicyBuilder.policy(configuration, schema: schema)
+        if directory.users.accountState != .off {
+            policy.accountState = AccountStatePolicy(attribute: AccountStateMode.attribute, writesBack: directory.users.accountState == .both)
+        }
         policy.explain = options.dryRun
         if !options.dryRun {
             try state?.discardStaged(directory.name)
@@ -425,6 +427,7 @@ final class DirectoryRun {
     private var userAttributes: [String] {
         var names = [directory.users.id.description, directory.users.key.description, directory.timestamp.attribute.description]
         names += configuration.attributes.map(\.ldap.description)
+        if let accountState = policy.accountState { names.append(accountState.attribute.description) }
         if directory.groups?.members == .memberOf { names.append("memberOf") }
         return names
     }
@@ -543,6 +546,9 @@ final class DirectoryRun {
         for attribute in configuration.attributes {
             if let list = entry.values(of: attribute.ldap) { values[attribute.ldap] = list }
         }
+        if let accountState = policy.accountState, let list = entry.values(of: accountState.attribute) {
+            values[accountState.attribute] = list
+        }
         var memberOf: [String] = []
         if directory.groups?.members == .memberOf {
             for value in entry.values(of: "memberOf") ?? [] {
@@ -653,7 +659,9 @@ final class DirectoryRun {
                           metadata: ["sync.key": "\(plan.key)"])
         }
         if retrySet[id] != nil { retryChanges[id] = .some(nil) }
-        if plan.deactivated { deactivationMarks[plan.key] = true }
+        // Only a user gone from LDAP is reactivated when it comes back; an account disabled
+        // in LDAP (users.accountState) follows the account's state instead.
+        if plan.deactivated, plan.action == .vanished { deactivationMarks[plan.key] = true }
         if plan.reactivated { deactivationMarks[plan.key] = false }
         if !plan.removedGroups.isEmpty { usersLosingMemberships += 1 }
         if options.ldifPath != nil, !plan.ldapChanges.isEmpty, let dn = plan.dn {
@@ -680,32 +688,19 @@ final class DirectoryRun {
     // MARK: Deletions (SPEC I5)
 
     /// Users gone from the scope, known only from a complete read: on a full run, the
-    /// snapshot users not read; otherwise those an id-only listing no longer finds. Any
+    /// snapshot users not read; otherwise those an id-only listing no longer finds, or
+    /// (`deletions: tombstones`) those whose tombstone appeared since the cursor. Any
     /// incomplete search has thrown before this point, so nobody is deactivated after a
     /// partial read.
     private func findVanished(_ connection: LDAPConnection, since: Timestamp?) throws {
         guard let state, directory.deletions != .off else { return }
-        var present: Set<[UInt8]>?
-        if since == nil {
-            present = decided
-        } else if directory.deletions == .everyRun {
-            CrashPoint.reach("before-deletion-listing")
-            var listed: Set<[UInt8]> = []
-            let request = SearchRequest(base: directory.users.base, scope: searchScope(directory.users.scope),
-                                        filter: directory.users.filter, attributes: [directory.users.id.description],
-                                        pageSize: directory.pageSize)
-            var listing = PhaseProgress(progress, directory: directory.name, phase: .listingForDeletions)
-            defer { listing.finish() }
-            try connection.search(request) { entry in
-                listing.advance()
-                if let id = entry.values(of: directory.users.id)?.first { listed.insert(id) }
-            }
-            present = listed
-        }
-        guard let present else { return }
-        var goneIDs: [[UInt8]] = []
-        try state.forEachUserID(directory.name) { id in
-            if !present.contains(id), !decided.contains(id) { goneIDs.append(id) }
+        let goneIDs: [[UInt8]]
+        if let since, directory.deletions == .tombstones {
+            let base = try namingContext(connection)
+            goneIDs = try deletedUserIDs(connection, base: base, since: since)
+                + movedOutUserIDs(connection, state: state, base: base, since: since)
+        } else {
+            goneIDs = try unlistedUserIDs(connection, state: state, since: since)
         }
         let goneSnapshots = try state.users(directory.name, ids: goneIDs)
         let gone = goneIDs.compactMap { id in goneSnapshots[id].map { (id, $0) } }
@@ -729,6 +724,110 @@ final class DirectoryRun {
             }
         }
         if since == nil { try findManagedUsersOutsideScope() }
+    }
+
+    /// Snapshot users a complete read no longer finds: on a full run, those not read; on
+    /// an incremental run with `deletions: every-run`, those an id-only listing of the
+    /// scope no longer finds.
+    private func unlistedUserIDs(_ connection: LDAPConnection, state: SyncState, since: Timestamp?) throws -> [[UInt8]] {
+        var present: Set<[UInt8]>?
+        if since == nil {
+            present = decided
+        } else if directory.deletions == .everyRun {
+            CrashPoint.reach("before-deletion-listing")
+            var listed: Set<[UInt8]> = []
+            let request = SearchRequest(base: directory.users.base, scope: searchScope(directory.users.scope),
+                                        filter: directory.users.filter, attributes: [directory.users.id.description],
+                                        pageSize: directory.pageSize)
+            var listing = PhaseProgress(progress, directory: directory.name, phase: .listingForDeletions)
+            defer { listing.finish() }
+            try connection.search(request) { entry in
+                listing.advance()
+                if let id = entry.values(of: directory.users.id)?.first { listed.insert(id) }
+            }
+            present = listed
+            summary.listedForDeletions = listed.count
+        }
+        guard let present else { return [] }
+        var goneIDs: [[UInt8]] = []
+        try state.forEachUserID(directory.name) { id in
+            if !present.contains(id), !decided.contains(id) { goneIDs.append(id) }
+        }
+        return goneIDs
+    }
+
+    /// Active Directory's Show Deleted control (LDAP_SERVER_SHOW_DELETED_OID).
+    static let showDeletedControl = "1.2.840.113556.1.4.417"
+
+    /// `deletions: tombstones`: the ids of users deleted since `since`, read from their
+    /// tombstones (AD keeps a deleted object's `objectGUID` in `CN=Deleted Objects`) with
+    /// the Show Deleted control, `(isDeleted=TRUE)` and the timestamp bound of SPEC I2.
+    /// The read costs in proportion to the deletions, with no listing of the scope. It is
+    /// paged and complete like every search: an error is an error, never a short list (I5).
+    /// Ids the snapshot does not hold (deleted groups, computers, users never synced) are
+    /// ignored by the caller.
+    private func deletedUserIDs(_ connection: LDAPConnection, base: String, since: Timestamp) throws -> [[UInt8]] {
+        let filter = Filter.and([.equality("isDeleted", "TRUE"), .greaterOrEqual(directory.timestamp.attribute, pattern.format(since))])
+        // isDeleted and name are asked for by name: some servers return deleted objects only
+        // then (Samba 4.17 returns them for any attribute list).
+        let request = SearchRequest(base: base, scope: .subtree, filter: filter,
+                                    attributes: [directory.users.id.description, "isDeleted", "name", directory.timestamp.attribute.description],
+                                    pageSize: directory.pageSize,
+                                    controls: [LDAPControlRequest(oid: Self.showDeletedControl, isCritical: true)])
+        var deleted: [[UInt8]] = []
+        var listing = PhaseProgress(progress, directory: directory.name, phase: .listingForDeletions)
+        defer { listing.finish() }
+        try connection.search(request) { entry in
+            listing.advance()
+            summary.tombstonesRead += 1
+            noteTimestamp(entry, dn: entry.dn)
+            if let id = entry.values(of: directory.users.id)?.first, !decided.contains(id) { deleted.append(id) }
+        }
+        logger.debug("deletions: tombstones read", metadata: ["ldap.dn": "\(base)", "sync.tombstones": "\(summary.tombstonesRead)"])
+        return deleted
+    }
+
+    /// The naming context (the domain) holding `users.base`, whose `CN=Deleted Objects`
+    /// holds the scope's tombstones.
+    private func namingContext(_ connection: LDAPConnection) throws -> String {
+        let root = try connection.readRootDSE()
+        let usersBase: String
+        do { usersBase = try DNKey.make(directory.users.base) } catch {
+            throw RunError.configuration("directories.\(directory.name).users.base: \(error)")
+        }
+        var best: (dn: String, key: String)?
+        for context in root.namingContexts + [root.defaultNamingContext].compactMap({ $0 }) {
+            guard let key = try? DNKey.make(context), !key.isEmpty,
+                  usersBase == key || usersBase.hasSuffix("," + key) else { continue }
+            if best == nil || key.count > best!.key.count { best = (context, key) }
+        }
+        guard let best else {
+            throw RunError.configuration("directories.\(directory.name).deletions: tombstones: no naming context of the server (\(root.namingContexts.joined(separator: "; "))) contains users.base \(directory.users.base); is this Active Directory?")
+        }
+        return best.dn
+    }
+
+    /// `deletions: tombstones`: users that left the scope without being deleted (moved to
+    /// another OU, or no longer matching the filter) carry a new timestamp too. The
+    /// snapshot users changed since `since` anywhere in the naming context and not read
+    /// in scope by this run are read again by id in the scope (a change made after the
+    /// incremental read is no departure); those still not found have left it.
+    private func movedOutUserIDs(_ connection: LDAPConnection, state: SyncState, base: String, since: Timestamp) throws -> [[UInt8]] {
+        var changed: [[UInt8]] = []
+        let request = SearchRequest(base: base, scope: .subtree,
+                                    filter: Filter.greaterOrEqual(directory.timestamp.attribute, pattern.format(since)),
+                                    attributes: [directory.users.id.description], pageSize: directory.pageSize)
+        try connection.search(request) { entry in
+            if let id = entry.values(of: directory.users.id)?.first, !decided.contains(id) { changed.append(id) }
+        }
+        var candidates: [[UInt8]] = []
+        for start in stride(from: 0, to: changed.count, by: 1000) {
+            let chunk = Array(changed[start..<min(start + 1000, changed.count)])
+            let known = try state.users(directory.name, ids: chunk)
+            candidates += chunk.filter { known[$0] != nil }
+        }
+        try reread(connection, ids: candidates)
+        return candidates.filter { !decided.contains($0) }
     }
 
     /// On a full run: managed app users whose key no LDAP user in scope has (for example
@@ -937,7 +1036,8 @@ final class DirectoryRun {
         }
         if let from = plan.renamedFrom { output("    key: \(from.debugDescription) → \(plan.key.debugDescription)") }
         if plan.adopted { output("    adopted: tagged as managed") }
-        if plan.reactivated { output("    active: 0 → 1") }
+        let reset = plan.activeReset ? " (app edit reset: the directory account is \(plan.reactivated ? "enabled" : "disabled"))" : ""
+        if plan.reactivated { output("    active: 0 → 1\(reset)") }
         for change in plan.attributeChanges {
             output("    \(change.attribute): \(change.old) → \(change.new)\(change.isReset ? " (app edit reset: LDAP is authoritative)" : "")")
         }
@@ -951,7 +1051,7 @@ final class DirectoryRun {
         }
         for group in plan.addedGroups { output("    + group \(group)") }
         for group in plan.removedGroups { output("    - group \(group)") }
-        if plan.deactivated, plan.action != .vanished { output("    active: 1 → 0") }
+        if plan.deactivated, plan.action != .vanished { output("    active: 1 → 0\(reset)") }
     }
 
     private func printPlanCounts() {

@@ -16,6 +16,11 @@ public struct DirectorySummary: Sendable {
     /// Active Directory range requests (`member;range=1500-*`) sent to read the members
     /// of groups the group search returned only in part.
     public var rangeRequests = 0
+    /// Entries of the id-only listing of the scope (`deletions: every-run`); 0 when no
+    /// listing was made.
+    public var listedForDeletions = 0
+    /// Tombstones read (`deletions: tombstones`): deleted objects since the cursor.
+    public var tombstonesRead = 0
     public var created = 0
     public var updated = 0
     /// App edits of from-ldap attributes reset to the LDAP value.
@@ -92,7 +97,7 @@ public struct DirectorySummary: Sendable {
          "resets": resets, "deactivated": deactivated, "reactivated": reactivated, "renamed": renamed,
          "adopted": adopted, "skipped": skippedUntagged, "membershipsAdded": membershipsAdded,
          "membershipsRemoved": membershipsRemoved, "writtenBack": writtenBack, "conflicts": conflicts,
-         "failures": failures.count]
+         "failures": failures.count, "listedForDeletions": listedForDeletions, "tombstonesRead": tombstonesRead]
     }
 
     /// The summary table of SPEC §9, one row per directory.

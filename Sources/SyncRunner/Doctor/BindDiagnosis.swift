@@ -33,39 +33,9 @@ struct BindDiagnosis {
             return
         }
         if let ad = error.activeDirectoryCode {
-            let code = "AD data \(ad.hex)"
-            switch ad {
-            case .userNotFound:
-                summary = "user not found (\(code)) for \(dn)"
-                advice = "no account has this name: correct the bind dn of directory \(directory.name) (Active Directory also accepts user@domain)"
-            case .invalidCredentials:
-                summary = "invalid credentials (\(code)) for \(dn)"
-                advice = "\(password) is not the account's password; \(check)"
-            case .invalidLogonHours:
-                summary = "not permitted to log on at this time (\(code)) for \(dn)"
-                advice = "the account's logon hours exclude now: allow every hour for the service account"
-            case .invalidWorkstation:
-                summary = "not permitted to log on from this workstation (\(code)) for \(dn)"
-                advice = "the account may log on from listed workstations only (userWorkstations): add this host or clear the list"
-            case .passwordExpired:
-                summary = "password expired (\(code)) for \(dn)"
-                advice = "set a new password and put it in place of \(password); service accounts usually get \"password never expires\""
-            case .accountDisabled:
-                summary = "account disabled (\(code)) for \(dn)"
-                advice = "enable the account in Active Directory (Active Directory Users and Computers, or Enable-ADAccount)"
-            case .accountExpired:
-                summary = "account expired (\(code)) for \(dn)"
-                advice = "extend the account's expiry date (accountExpires)"
-            case .mustChangePassword:
-                summary = "password must be changed (\(code)) for \(dn)"
-                advice = "set a new password without \"must change password at next logon\", and put it in place of \(password)"
-            case .accountLockedOut:
-                summary = "account locked out (\(code)) for \(dn)"
-                advice = "unlock the account (Unlock-ADAccount); check that \(password) is right first, or the next runs lock it again"
-            default:
-                summary = "bind refused (\(code)) for \(dn): \(error.diagnostic ?? error.code.name)"
-                advice = "look up the sub-code data \(ad.hex) in Microsoft's LDAP bind error list; \(check)"
-            }
+            let words = Self.activeDirectory(ad, error: error, password: password, check: check, directory: directory.name)
+            summary = "\(words.phrase) for \(dn)"
+            advice = words.advice
             return
         }
         switch error.code {
@@ -87,6 +57,44 @@ struct BindDiagnosis {
         default:
             summary = "failed for \(dn): \(error)"
             advice = BindDiagnosis.connectionAdvice(error, directory: directory)
+        }
+    }
+
+    /// An Active Directory bind sub-code in an administrator's words (SPEC §8):
+    /// `account disabled (AD data 533)`, and what to do about it. `password` says where
+    /// the password comes from; `check` is a command to try the bind by hand.
+    static func activeDirectory(_ ad: ActiveDirectoryCode, error: LDAPError, password: String, check: String,
+                                directory: String) -> (phrase: String, advice: String) {
+        let code = "AD data \(ad.hex)"
+        switch ad {
+        case .userNotFound:
+            return ("user not found (\(code))",
+                    "no account has this name: correct the bind dn of directory \(directory) (Active Directory also accepts user@domain)")
+        case .invalidCredentials:
+            return ("invalid credentials (\(code))", "\(password) is not the account's password; \(check)")
+        case .invalidLogonHours:
+            return ("not permitted to log on at this time (\(code))",
+                    "the account's logon hours exclude now: allow every hour for the service account")
+        case .invalidWorkstation:
+            return ("not permitted to log on from this workstation (\(code))",
+                    "the account may log on from listed workstations only (userWorkstations): add this host or clear the list")
+        case .passwordExpired:
+            return ("password expired (\(code))",
+                    "set a new password and put it in place of \(password); service accounts usually get \"password never expires\"")
+        case .accountDisabled:
+            return ("account disabled (\(code))",
+                    "enable the account in Active Directory (Active Directory Users and Computers, or Enable-ADAccount)")
+        case .accountExpired:
+            return ("account expired (\(code))", "extend the account's expiry date (accountExpires)")
+        case .mustChangePassword:
+            return ("password must be changed (\(code))",
+                    "set a new password without \"must change password at next logon\", and put it in place of \(password)")
+        case .accountLockedOut:
+            return ("account locked out (\(code))",
+                    "unlock the account (Unlock-ADAccount); check that \(password) is right first, or the next runs lock it again")
+        default:
+            return ("bind refused (\(code)): \(error.diagnostic ?? error.code.name)",
+                    "look up the sub-code data \(ad.hex) in Microsoft's LDAP bind error list; \(check)")
         }
     }
 
