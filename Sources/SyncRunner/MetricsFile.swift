@@ -21,7 +21,9 @@ public enum MetricsFile {
          ("updated", summary.updated), ("reset", summary.resets), ("deactivated", summary.deactivated),
          ("reactivated", summary.reactivated), ("renamed", summary.renamed), ("adopted", summary.adopted),
          ("skipped_untagged", summary.skippedUntagged), ("membership_added", summary.membershipsAdded),
-         ("membership_removed", summary.membershipsRemoved), ("written_back", summary.writtenBack), ("conflict", summary.conflicts)]
+         ("membership_removed", summary.membershipsRemoved), ("written_back", summary.writtenBack), ("conflict", summary.conflicts),
+         ("listed_for_deletions", summary.listedForDeletions), ("tombstones_read", summary.tombstonesRead),
+         ("range_requests", summary.rangeRequests)]
     }
 
     /// The file's text.

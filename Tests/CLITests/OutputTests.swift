@@ -162,6 +162,9 @@ func label(_ name: String, _ labels: [String: String]) -> String {
         let corp = ["directory": "corp"]
         #expect(samples[label("ldapsync_last_run_entries", corp.merging(["operation": "created"]) { $1 })] == 6)
         #expect(samples[label("ldapsync_last_run_entries", corp.merging(["operation": "fetched"]) { $1 })] == 6)
+        // OpenLDAP: no tombstones, no member ranges; the series exist for every directory.
+        #expect(samples[label("ldapsync_last_run_entries", corp.merging(["operation": "tombstones_read"]) { $1 })] == 0)
+        #expect(samples[label("ldapsync_last_run_entries", corp.merging(["operation": "range_requests"]) { $1 })] == 0)
         #expect(samples[label("ldapsync_last_run_failures", corp.merging(["class": "WRITE_FAILED"]) { $1 })] == 0)
         #expect(samples[label("ldapsync_pending_conflicts", corp)] == 0)
         #expect(samples[label("ldapsync_retry_set_entries", corp)] == 0)
