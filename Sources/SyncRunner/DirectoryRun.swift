@@ -795,16 +795,21 @@ final class DirectoryRun {
         do { usersBase = try DNKey.make(directory.users.base) } catch {
             throw RunError.configuration("directories.\(directory.name).users.base: \(error)")
         }
+        guard let context = Self.namingContext(containing: usersBase, root: root) else {
+            throw RunError.configuration("directories.\(directory.name).deletions: tombstones: no naming context of the server (\(root.namingContexts.joined(separator: "; "))) contains users.base \(directory.users.base); is this Active Directory?")
+        }
+        return context
+    }
+
+    /// The longest naming context of the root DSE that holds `usersBase` (a ``DNKey``).
+    static func namingContext(containing usersBase: String, root: RootDSE) -> String? {
         var best: (dn: String, key: String)?
         for context in root.namingContexts + [root.defaultNamingContext].compactMap({ $0 }) {
             guard let key = try? DNKey.make(context), !key.isEmpty,
                   usersBase == key || usersBase.hasSuffix("," + key) else { continue }
             if best == nil || key.count > best!.key.count { best = (context, key) }
         }
-        guard let best else {
-            throw RunError.configuration("directories.\(directory.name).deletions: tombstones: no naming context of the server (\(root.namingContexts.joined(separator: "; "))) contains users.base \(directory.users.base); is this Active Directory?")
-        }
-        return best.dn
+        return best?.dn
     }
 
     /// `deletions: tombstones`: users that left the scope without being deleted (moved to

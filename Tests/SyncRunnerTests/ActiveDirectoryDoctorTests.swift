@@ -53,6 +53,18 @@ import Testing
         #expect(!error.description.contains(Self.password))
     }
 
+    /// `deletions: tombstones` needs the right to list deleted objects: the
+    /// Administrator has it.
+    @Test func theRightToReadTombstonesIsChecked() throws {
+        if skipped() { return }
+        let environment = try ADStateEnvironment(users: 1)
+        try environment.configure(environment.yaml())
+        let report = environment.doctor()
+        let check = try #require(report.checks.first { $0.area == "tombstones" }, "\(report.dump)")
+        #expect(check.status == .pass, "\(report.dump)")
+        #expect(check.summary.hasPrefix("tombstones: deleted objects under \(environment.dc.baseDN) can be read with the Show Deleted control"))
+    }
+
     @Test func anOpenLDAPTimestampPatternOnADIsAFailThatSaysUseAD() throws {
         if skipped() { return }
         let environment = try ADStateEnvironment(users: 2)

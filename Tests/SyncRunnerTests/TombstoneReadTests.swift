@@ -43,4 +43,15 @@ import Testing
         #expect(repaired.summaries[0].tombstonesRead == 0)
         #expect(try environment.managedUsers()[Fixtures.personUID(2)]?.active == false)
     }
+
+    /// The doctor finds the same refusal before any run does.
+    @Test func theDoctorNamesAServerThatRefusesTheShowDeletedControl() throws {
+        let environment = try SyncEnvironment(people: 1, groups: 0)
+        try environment.configure(adOnSlapd(environment))
+        let report = environment.doctor()
+        let failure = try #require(report.lines(.fail).first { $0.area == "tombstones" }, "\(report.dump)")
+        #expect(failure.summary.hasPrefix("tombstones: deleted objects under \(environment.server.configuration.suffix) cannot be read with the Show Deleted control: "))
+        #expect(failure.summary.contains("unavailableCriticalExtension"), "\(failure.summary)")
+        #expect(failure.advice?.contains("or use deletions: every-run for directory test") == true)
+    }
 }

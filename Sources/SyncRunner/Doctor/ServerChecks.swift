@@ -1,6 +1,7 @@
 import DirectoryModel
 import LDAPClient
 import SyncConfig
+import SyncEngine
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -66,6 +67,7 @@ struct ServerChecks {
         }
         checkClock(rootDSE)
         checkSizeLimit(basesExist)
+        if directory.deletions == .tombstones { checkTombstones(rootDSE) }
     }
 
     // MARK: Root DSE
@@ -285,6 +287,35 @@ struct ServerChecks {
         if !failed {
             add(.pass, "objectClass", "object classes of the \(count(sample.count, "user", "users")) checked allow the write-back attributes \(writeBack.map(\.ldap.description).joined(separator: ", "))")
         }
+    }
+
+    // MARK: Tombstones
+
+    /// `deletions: tombstones` reads deleted objects with the Show Deleted control; the
+    /// sync account must be allowed to (by default only administrators list
+    /// `CN=Deleted Objects`). One entry is enough to know.
+    private mutating func checkTombstones(_ rootDSE: RootDSE?) {
+        guard let rootDSE, let usersBase = try? DNKey.make(directory.users.base),
+              let context = DirectoryRun.namingContext(containing: usersBase, root: rootDSE) else {
+            add(.fail, "tombstones", "tombstones: no naming context of the server holds users.base \(directory.users.base)",
+                advice: "deletions: tombstones works with Active Directory only; use deletions: every-run for directory \(directory.name)")
+            return
+        }
+        let request = SearchRequest(base: context, scope: .subtree, filter: "(isDeleted=TRUE)", attributes: ["1.1"], pageSize: 1,
+                                    controls: [LDAPControlRequest(oid: DirectoryRun.showDeletedControl, isCritical: true)])
+        var seen = 0
+        do {
+            try connection.search(request) { _ in
+                seen += 1
+                throw SampleFull()
+            }
+        } catch is SampleFull {
+        } catch {
+            add(.fail, "tombstones", "tombstones: deleted objects under \(context) cannot be read with the Show Deleted control: \(error)",
+                advice: "give the sync account List Contents and Read Property on CN=Deleted Objects,\(context) (dsacls \"CN=Deleted Objects,\(context)\" /takeownership, then /G DOMAIN\\account:LCRP), or use deletions: every-run for directory \(directory.name)")
+            return
+        }
+        add(.pass, "tombstones", "tombstones: deleted objects under \(context) can be read with the Show Deleted control (\(seen == 0 ? "none yet" : "at least one found"))")
     }
 
     // MARK: Timestamps
