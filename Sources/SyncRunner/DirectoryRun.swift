@@ -51,6 +51,10 @@ final class DirectoryRun {
     private var keysInScope: Set<String> = []
     /// App keys already decided as gone from the directory.
     private var vanishedKeys: Set<String> = []
+    /// The entry each app key belongs to in this run, and each decided id's key: a key
+    /// names one entry only (see `keyHolder`).
+    private var keyClaims: [String: (id: [UInt8], dn: String)] = [:]
+    private var claimedKeys: [[UInt8]: String] = [:]
     private var stagedBatch: [([UInt8], UserSnapshot?)] = []
     /// The read connection (also the write connection when there is no `writeBind`).
     private var readConnection: LDAPConnection?
@@ -600,7 +604,15 @@ final class DirectoryRun {
         let reactivatable = try state?.deactivatedBySync(directory.name, appKeys: users.map(\.key)) ?? []
         let appUsers = try app.users(withKeys: Array(keys))
         let groups = try memberships.managedGroups.isEmpty ? [:] : app.memberships(ofUsers: Array(keys), in: memberships.managedGroups)
+        let keyHolders = try state?.users(directory.name, appKeys: users.map(\.key)) ?? [:]
         for user in users where !decided.contains(user.id) {
+            if let holder = keyHolder(of: user, snapshotHolder: keyHolders[user.key]) {
+                fail(.entryInvalid, id: user.id, key: user.key, dn: user.dn,
+                     "\(directory.users.key) \(user.key) is already the key of \(holder) (the app key names one entry); this entry is not synced until one of them changes")
+                continue
+            }
+            keyClaims[user.key] = (user.id, user.dn)
+            claimedKeys[user.id] = user.key
             decided.insert(user.id)
             let snapshot = snapshots[user.id]
             let previousKey = snapshot.flatMap { $0.key != user.key ? $0.key : nil }
@@ -628,6 +640,16 @@ final class DirectoryRun {
             }
         }
         try flushStaged()
+    }
+
+    /// The DN of another entry that holds the user's key: one decided earlier in this run,
+    /// or the snapshot's holder unless this run decided it under another key (a rename).
+    /// Two entries with one key would otherwise write one app row from two entries.
+    private func keyHolder(of user: DirectoryUser, snapshotHolder: ([UInt8], UserSnapshot)?) -> String? {
+        if let claim = keyClaims[user.key], claim.id != user.id { return claim.dn }
+        guard let (id, snapshot) = snapshotHolder, id != user.id else { return nil }
+        if let key = claimedKeys[id], key != user.key { return nil }
+        return snapshot.dn
     }
 
     private func record(_ plan: UserPlan, id: [UInt8]) {
