@@ -49,6 +49,9 @@ final class DirectoryRun {
     private var decided: Set<[UInt8]> = []
     /// Full runs: every key in scope, to find managed app users never in the snapshot.
     private var keysInScope: Set<String> = []
+    /// Keys of entries in scope that lack the id attribute: their app users are kept as
+    /// they are, never taken for vanished ones (the entry is still there).
+    private var keysWithoutID: Set<String> = []
     /// App keys already decided as gone from the directory.
     private var vanishedKeys: Set<String> = []
     /// The entry each app key belongs to in this run, and each decided id's key: a key
@@ -530,7 +533,12 @@ final class DirectoryRun {
     private func directoryUser(_ entry: borrowing EntryView, recordKey: Bool = false) -> DirectoryUser? {
         let dn = entry.dn
         guard let id = entry.values(of: directory.users.id)?.first, !id.isEmpty else {
-            fail(.entryInvalid, id: nil, key: nil, dn: dn, "the entry has no \(directory.users.id) (the id attribute); it cannot be tracked")
+            let key = entry.values(of: directory.users.key)?.first.flatMap { String(validating: $0, as: UTF8.self) }
+            if let key {
+                keysWithoutID.insert(key)
+                if recordKey { keysInScope.insert(key) }
+            }
+            fail(.entryInvalid, id: nil, key: key, dn: dn, "the entry has no \(directory.users.id) (the id attribute); it cannot be tracked")
             return nil
         }
         guard let keyBytes = entry.values(of: directory.users.key)?.first,
@@ -725,7 +733,9 @@ final class DirectoryRun {
             goneIDs = try unlistedUserIDs(connection, state: state, since: since)
         }
         let goneSnapshots = try state.users(directory.name, ids: goneIDs)
-        let gone = goneIDs.compactMap { id in goneSnapshots[id].map { (id, $0) } }
+        let gone = goneIDs.compactMap { id in
+            goneSnapshots[id].flatMap { keysWithoutID.contains($0.key) ? nil : (id, $0) }
+        }
         for chunkStart in stride(from: 0, to: gone.count, by: 500) {
             let chunk = gone[chunkStart..<min(chunkStart + 500, gone.count)]
             let keys = chunk.map(\.1.key)
@@ -759,13 +769,20 @@ final class DirectoryRun {
             CrashPoint.reach("before-deletion-listing")
             var listed: Set<[UInt8]> = []
             let request = SearchRequest(base: directory.users.base, scope: searchScope(directory.users.scope),
-                                        filter: directory.users.filter, attributes: [directory.users.id.description],
+                                        filter: directory.users.filter,
+                                        attributes: [directory.users.id.description, directory.users.key.description],
                                         pageSize: directory.pageSize)
             var listing = PhaseProgress(progress, directory: directory.name, phase: .listingForDeletions)
             defer { listing.finish() }
             try connection.search(request) { entry in
                 listing.advance()
-                if let id = entry.values(of: directory.users.id)?.first { listed.insert(id) }
+                if let id = entry.values(of: directory.users.id)?.first, !id.isEmpty {
+                    listed.insert(id)
+                } else if let key = entry.values(of: directory.users.key)?.first.flatMap({ String(validating: $0, as: UTF8.self) }),
+                          keysWithoutID.insert(key).inserted {
+                    fail(.entryInvalid, id: nil, key: key, dn: entry.dn,
+                         "the entry has no \(directory.users.id) (the id attribute); its app user is kept as it is, not deactivated")
+                }
             }
             present = listed
             summary.listedForDeletions = listed.count

@@ -298,4 +298,73 @@ import Testing
         #expect(try environment.managedUsers().keys.sorted() == (1...3).map(Fixtures.personUID))
         try Self.expectNoChurn(environment, failing: [noID])
     }
+
+    @Test func whenTheKeyHolderIsDeletedTheOtherEntryTakesTheKeyOver() throws {
+        let environment = try SyncEnvironment(people: 2, groups: 0)
+        let first = "cn=Dup One,\(environment.peopleBase)"
+        let second = "cn=Dup Two,\(environment.peopleBase)"
+        try environment.server.add(ldif: Self.personLDIF(dn: first, uid: "dup", cn: "Dup One")
+                                   + Self.personLDIF(dn: second, uid: "dup", cn: "Dup Two"))
+        try environment.configure(environment.yaml())
+        _ = try environment.run()
+        environment.waitForNextSecond()
+        try environment.root().perform(.delete(dn: first))
+        // The run that sees the deletion still finds the holder in the snapshot: the other
+        // entry is rejected once more, and the holder's user is deactivated.
+        let deletion = try environment.run()
+        #expect(deletion.summaries[0].deactivated == 1)
+        #expect(deletion.summaries[0].failures.map(\.dn) == [second])
+        #expect(try environment.managedUsers()["dup"]?.active == false)
+        // The next run gives the key to the remaining entry (from the retry set).
+        let takeover = try environment.run()
+        #expect(takeover.exitCode == 0)
+        #expect(takeover.summaries[0].reactivated == 1)
+        let dup = try #require(try environment.managedUsers()["dup"])
+        #expect(dup.active)
+        #expect(dup.values["name"] == .text("Dup Two"))
+        #expect(try environment.status().retry.isEmpty)
+        try Self.expectNoChurn(environment)
+    }
+
+    @Test func anEntryThatLosesItsIDAttributeIsRejectedAndItsUserKept() throws {
+        let environment = try SyncEnvironment(people: 3, groups: 0)
+        let yaml = environment.yaml().replacingOccurrences(of: "users: { base: \"\(environment.peopleBase)\" }",
+                                                           with: "users: { base: \"\(environment.peopleBase)\", id: employeeNumber }")
+        try environment.configure(yaml)
+        _ = try environment.run()
+        let before = try environment.managedUsers()
+        environment.waitForNextSecond()
+        try environment.root().perform(.modify(dn: environment.personDN(2), modifications: [
+            Modification(.delete, "employeeNumber", values: []),
+        ]))
+        // Read as changed: rejected, and its user is not taken for one gone from LDAP.
+        let changed = try environment.run()
+        #expect(changed.summaries[0].failures.map(\.dn) == [environment.personDN(2)])
+        #expect(changed.summaries[0].failures.first?.message.contains("has no employeeNumber (the id attribute)") == true)
+        #expect(changed.summaries[0].deactivated == 0)
+        #expect(try environment.managedUsers() == before)
+        #expect(try environment.status().snapshotUsers == 3)
+        // Once the cursor has passed it, the deletion listing still finds the entry by its
+        // key and keeps the user.
+        environment.waitForNextSecond()
+        try environment.root().perform(.modify(dn: environment.personDN(3), modifications: [
+            Modification(.replace, "telephoneNumber", strings: ["+1 555 0000003"]),
+        ]))
+        _ = try environment.run()
+        environment.waitForNextSecond()
+        let listed = try environment.run()
+        #expect(listed.summaries[0].deactivated == 0)
+        #expect(listed.summaries[0].failures.map(\.dn) == [environment.personDN(2)])
+        #expect(listed.summaries[0].failures.first?.message.contains("kept as it is, not deactivated") == true)
+        #expect(try environment.managedUsers()[Fixtures.personUID(2)] == before[Fixtures.personUID(2)])
+        // The id back: tracked again, nothing to change.
+        try environment.root().perform(.modify(dn: environment.personDN(2), modifications: [
+            Modification(.add, "employeeNumber", strings: ["2"]),
+        ]))
+        let back = try environment.run()
+        #expect(back.exitCode == 0)
+        #expect(back.summaries[0].changes == 0)
+        #expect(try environment.managedUsers()[Fixtures.personUID(2)] == before[Fixtures.personUID(2)])
+        try Self.expectNoChurn(environment)
+    }
 }
