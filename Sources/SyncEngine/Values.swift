@@ -13,17 +13,21 @@ public enum ValueMapping {
     /// The app value for an attribute's LDAP values (nil or empty: NULL).
     public static func appValue(_ values: [[UInt8]]?, for attribute: MappedAttribute) throws(ValueError) -> AppValue {
         if let transform = attribute.transform {
+            let value: AppValue
             do {
-                return try Transforms.appValue(fromLDAP: values ?? [], transform: transform, multiValued: attribute.kind == .multiText)
+                value = try Transforms.appValue(fromLDAP: values ?? [], transform: transform, multiValued: attribute.kind == .multiText)
             } catch {
                 throw ValueError(attribute: attribute.ldap, message: "\(transform) transform: \(error)")
             }
+            if case .text(let text) = value { try checkNoNUL(Array(text.utf8), attribute) }
+            return value
         }
         guard let values, let first = values.first else { return .null }
         switch attribute.kind {
         case .binary:
             return .blob(first)
         case .text:
+            try checkNoNUL(first, attribute)
             return .text(try text(first, attribute))
         case .multiText:
             var strings: [String] = []
@@ -31,6 +35,14 @@ public enum ValueMapping {
             for value in values { strings.append(try text(value, attribute)) }
             return .text(JSONStringArray.encode(strings))
         }
+    }
+
+    /// A text column cannot hold a NUL: SQLite text passed as a C string (GRDB) ends at
+    /// the first one, and PostgreSQL text refuses it. A JSON array escapes it (`\u0000`).
+    private static func checkNoNUL(_ value: [UInt8], _ attribute: MappedAttribute) throws(ValueError) {
+        guard let offset = value.firstIndex(of: 0) else { return }
+        throw ValueError(attribute: attribute.ldap,
+                         message: "a value holds a NUL byte (at byte \(offset) of \(value.count)), which a text column cannot store; map it with binary: true or multiValued: true")
     }
 
     private static func text(_ value: [UInt8], _ attribute: MappedAttribute) throws(ValueError) -> String {

@@ -49,8 +49,15 @@ final class DirectoryRun {
     private var decided: Set<[UInt8]> = []
     /// Full runs: every key in scope, to find managed app users never in the snapshot.
     private var keysInScope: Set<String> = []
+    /// Keys of entries in scope that lack the id attribute: their app users are kept as
+    /// they are, never taken for vanished ones (the entry is still there).
+    private var keysWithoutID: Set<String> = []
     /// App keys already decided as gone from the directory.
     private var vanishedKeys: Set<String> = []
+    /// The entry each app key belongs to in this run, and each decided id's key: a key
+    /// names one entry only (see `keyHolder`).
+    private var keyClaims: [String: (id: [UInt8], dn: String)] = [:]
+    private var claimedKeys: [[UInt8]: String] = [:]
     private var stagedBatch: [([UInt8], UserSnapshot?)] = []
     /// The read connection (also the write connection when there is no `writeBind`).
     private var readConnection: LDAPConnection?
@@ -526,7 +533,12 @@ final class DirectoryRun {
     private func directoryUser(_ entry: borrowing EntryView, recordKey: Bool = false) -> DirectoryUser? {
         let dn = entry.dn
         guard let id = entry.values(of: directory.users.id)?.first, !id.isEmpty else {
-            fail(.entryInvalid, id: nil, key: nil, dn: dn, "the entry has no \(directory.users.id) (the id attribute); it cannot be tracked")
+            let key = entry.values(of: directory.users.key)?.first.flatMap { String(validating: $0, as: UTF8.self) }
+            if let key {
+                keysWithoutID.insert(key)
+                if recordKey { keysInScope.insert(key) }
+            }
+            fail(.entryInvalid, id: nil, key: key, dn: dn, "the entry has no \(directory.users.id) (the id attribute); it cannot be tracked")
             return nil
         }
         guard let keyBytes = entry.values(of: directory.users.key)?.first,
@@ -600,7 +612,15 @@ final class DirectoryRun {
         let reactivatable = try state?.deactivatedBySync(directory.name, appKeys: users.map(\.key)) ?? []
         let appUsers = try app.users(withKeys: Array(keys))
         let groups = try memberships.managedGroups.isEmpty ? [:] : app.memberships(ofUsers: Array(keys), in: memberships.managedGroups)
+        let keyHolders = try state?.users(directory.name, appKeys: users.map(\.key)) ?? [:]
         for user in users where !decided.contains(user.id) {
+            if let holder = keyHolder(of: user, snapshotHolder: keyHolders[user.key]) {
+                fail(.entryInvalid, id: user.id, key: user.key, dn: user.dn,
+                     "\(directory.users.key) \(user.key) is already the key of \(holder) (the app key names one entry); this entry is not synced until one of them changes")
+                continue
+            }
+            keyClaims[user.key] = (user.id, user.dn)
+            claimedKeys[user.id] = user.key
             decided.insert(user.id)
             let snapshot = snapshots[user.id]
             let previousKey = snapshot.flatMap { $0.key != user.key ? $0.key : nil }
@@ -628,6 +648,16 @@ final class DirectoryRun {
             }
         }
         try flushStaged()
+    }
+
+    /// The DN of another entry that holds the user's key: one decided earlier in this run,
+    /// or the snapshot's holder unless this run decided it under another key (a rename).
+    /// Two entries with one key would otherwise write one app row from two entries.
+    private func keyHolder(of user: DirectoryUser, snapshotHolder: ([UInt8], UserSnapshot)?) -> String? {
+        if let claim = keyClaims[user.key], claim.id != user.id { return claim.dn }
+        guard let (id, snapshot) = snapshotHolder, id != user.id else { return nil }
+        if let key = claimedKeys[id], key != user.key { return nil }
+        return snapshot.dn
     }
 
     private func record(_ plan: UserPlan, id: [UInt8]) {
@@ -703,7 +733,9 @@ final class DirectoryRun {
             goneIDs = try unlistedUserIDs(connection, state: state, since: since)
         }
         let goneSnapshots = try state.users(directory.name, ids: goneIDs)
-        let gone = goneIDs.compactMap { id in goneSnapshots[id].map { (id, $0) } }
+        let gone = goneIDs.compactMap { id in
+            goneSnapshots[id].flatMap { keysWithoutID.contains($0.key) ? nil : (id, $0) }
+        }
         for chunkStart in stride(from: 0, to: gone.count, by: 500) {
             let chunk = gone[chunkStart..<min(chunkStart + 500, gone.count)]
             let keys = chunk.map(\.1.key)
@@ -737,13 +769,20 @@ final class DirectoryRun {
             CrashPoint.reach("before-deletion-listing")
             var listed: Set<[UInt8]> = []
             let request = SearchRequest(base: directory.users.base, scope: searchScope(directory.users.scope),
-                                        filter: directory.users.filter, attributes: [directory.users.id.description],
+                                        filter: directory.users.filter,
+                                        attributes: [directory.users.id.description, directory.users.key.description],
                                         pageSize: directory.pageSize)
             var listing = PhaseProgress(progress, directory: directory.name, phase: .listingForDeletions)
             defer { listing.finish() }
             try connection.search(request) { entry in
                 listing.advance()
-                if let id = entry.values(of: directory.users.id)?.first { listed.insert(id) }
+                if let id = entry.values(of: directory.users.id)?.first, !id.isEmpty {
+                    listed.insert(id)
+                } else if let key = entry.values(of: directory.users.key)?.first.flatMap({ String(validating: $0, as: UTF8.self) }),
+                          keysWithoutID.insert(key).inserted {
+                    fail(.entryInvalid, id: nil, key: key, dn: entry.dn,
+                         "the entry has no \(directory.users.id) (the id attribute); its app user is kept as it is, not deactivated")
+                }
             }
             present = listed
             summary.listedForDeletions = listed.count
