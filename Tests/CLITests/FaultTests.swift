@@ -312,7 +312,10 @@ final class SmallFilesystem {
         try #require(Self.command("/bin/mount", ["-t", "tmpfs", "-o", "size=\(size),mode=0700", "tmpfs", path]) == 0, "mount tmpfs on \(path)")
     }
 
-    deinit { _ = Self.command("/bin/umount", [path]) }
+    deinit {
+        _ = Self.command("/bin/umount", [path])
+        rmdir(path)
+    }
 
     func remount(readOnly: Bool) throws {
         try #require(Self.command("/bin/mount", ["-o", readOnly ? "remount,ro" : "remount,rw", path]) == 0)
@@ -407,7 +410,6 @@ final class ExclusiveLockHolder: @unchecked Sendable {
     func aFullStateFilesystemExits6LosesNothingAndTheNextRunConverges() throws {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("ldapsync-full-\(UUID().uuidString)").path
         let filesystem = try SmallFilesystem(at: scratch, size: "1m")
-        defer { rmdir(scratch) }
         let (environment, cursor) = try prepared(state: scratch + "/state", change: false)
         // More changes than the store's free pages hold: 400 new users.
         try environment.changeLDAP(deleted: 1, modified: 2, addedFrom: 20)
@@ -421,13 +423,13 @@ final class ExclusiveLockHolder: @unchecked Sendable {
         try expectNothingApplied(environment, cursor: cursor)
 
         try environment.expectConvergence(gone: [deleted])
+        withExtendedLifetime(filesystem) {}  // mounted until here
     }
 
     @Test(.enabled(if: SmallFilesystem.available, "needs root and a sandbox that allows mounting a tmpfs"))
     func aReadOnlyStateFilesystemExits6AndTheNextRunConverges() throws {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("ldapsync-ro-\(UUID().uuidString)").path
         let filesystem = try SmallFilesystem(at: scratch, size: "4m")
-        defer { rmdir(scratch) }
         let (environment, cursor) = try prepared(state: scratch + "/state")
         try filesystem.remount(readOnly: true)
         let result = try environment.run()
@@ -437,6 +439,7 @@ final class ExclusiveLockHolder: @unchecked Sendable {
         try expectNothingApplied(environment, cursor: cursor)
 
         try environment.expectConvergence(gone: [deleted])
+        withExtendedLifetime(filesystem) {}  // mounted until here
     }
 
     @Test(arguments: ["truncated", "overwritten"])
