@@ -89,6 +89,14 @@ final class FaultEnvironment {
         try server.add(ldif: Fixtures.people(count: 2, base: "ou=people,\(suffix)", startIndex: addedFrom))
     }
 
+    /// The cursor and the app's rows are as the first run of a fault test left them: 12
+    /// active users, the renamed one not renamed.
+    func expectNothingApplied(cursor: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        #expect(try self.cursor() == cursor, sourceLocation: sourceLocation)
+        #expect(try sqlite("select count(*) from users where active = 1;") == "12\n", sourceLocation: sourceLocation)
+        #expect(try sqlite("select name from users where key = '\(Fixtures.personUID(2))';") != "Renamed During A Fault\n", sourceLocation: sourceLocation)
+    }
+
     /// The model's state, read from LDAP: uid → (cn, sorted mail).
     func ldapUsers() throws -> [String: (name: String, mail: [String])] {
         let connection = try LDAPConnection(url: server.url)
@@ -185,19 +193,10 @@ final class LDAPSyncChild: @unchecked Sendable {
     }
 }
 
-/// The user fixtures of every fault test: 12 people, then user 1 deleted, user 2 renamed
-/// and users 21 and 22 added while the run is broken.
+/// The user every fault test deletes from LDAP while the run is broken (see `changeLDAP`).
 private let deleted = Fixtures.personUID(1)
-private let renamed = Fixtures.personUID(2)
 
 @Suite(.serialized) struct ServerFaultTests {
-    /// The cursor, the app's rows and LDAP are as the first run left them.
-    private func expectNothingApplied(_ environment: FaultEnvironment, cursor: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
-        #expect(try environment.cursor() == cursor, sourceLocation: sourceLocation)
-        #expect(try environment.sqlite("select count(*) from users where active = 1;") == "12\n", sourceLocation: sourceLocation)
-        #expect(try environment.sqlite("select name from users where key = '\(renamed)';") != "Renamed During A Fault\n", sourceLocation: sourceLocation)
-    }
-
     private func prepared(directoryExtra: String = "", extra: String = FaultEnvironment.readOnlyMail, state: String = "state") throws -> (FaultEnvironment, String) {
         let environment = try FaultEnvironment(people: 12, state: state, directoryExtra: directoryExtra, extra: extra)
         let first = try environment.run()
@@ -215,7 +214,7 @@ private let renamed = Fixtures.personUID(2)
         #expect(result.status == 3, "\(result.errors)")
         #expect(result.errors.contains("directory corp (\(server.url))"), "\(result.errors)")
         #expect(result.errors.contains("nothing was written and the cursor was not moved"), "\(result.errors)")
-        try expectNothingApplied(environment, cursor: cursor)
+        try environment.expectNothingApplied(cursor: cursor)
 
         try server.restart()
         try environment.expectConvergence(gone: [deleted])
@@ -228,7 +227,7 @@ private let renamed = Fixtures.personUID(2)
         #expect(result.status == 3, "\(result.errors)")
         #expect(result.errors.contains("directory corp (\(environment.server.url))"), "\(result.errors)")
         #expect(result.errors.contains("nothing was written and the cursor was not moved"), "\(result.errors)")
-        try expectNothingApplied(environment, cursor: cursor)
+        try environment.expectNothingApplied(cursor: cursor)
 
         try environment.server.restart()
         try environment.expectConvergence(gone: [deleted])
@@ -245,7 +244,7 @@ private let renamed = Fixtures.personUID(2)
         }
         #expect(result.status == 3, "\(result.errors)")
         #expect(result.errors.contains("nothing was written and the cursor was not moved"), "\(result.errors)")
-        try expectNothingApplied(environment, cursor: cursor)
+        try environment.expectNothingApplied(cursor: cursor)
 
         try environment.expectConvergence(gone: [deleted])
     }
@@ -263,7 +262,7 @@ private let renamed = Fixtures.personUID(2)
         #expect(result.errors.contains("nothing was written and the cursor was not moved"), "\(result.errors)")
         // The 3 s stall, then the 1 s timeout (a retry or two at most), not a hang.
         #expect(ContinuousClock.now - started < .seconds(20))
-        try expectNothingApplied(environment, cursor: cursor)
+        try environment.expectNothingApplied(cursor: cursor)
 
         try environment.expectConvergence(gone: [deleted])
     }
@@ -381,12 +380,6 @@ final class ExclusiveLockHolder: @unchecked Sendable {
 }
 
 @Suite(.serialized) struct LocalFaultTests {
-    private func expectNothingApplied(_ environment: FaultEnvironment, cursor: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
-        #expect(try environment.cursor() == cursor, sourceLocation: sourceLocation)
-        #expect(try environment.sqlite("select count(*) from users where active = 1;") == "12\n", sourceLocation: sourceLocation)
-        #expect(try environment.sqlite("select name from users where key = '\(renamed)';") != "Renamed During A Fault\n", sourceLocation: sourceLocation)
-    }
-
     private func prepared(state: String = "state", change: Bool = true) throws -> (FaultEnvironment, String) {
         let environment = try FaultEnvironment(people: 12, state: state)
         let first = try environment.run()
@@ -401,7 +394,7 @@ final class ExclusiveLockHolder: @unchecked Sendable {
         let result = try environment.run(stallAt: "before-deletion-listing") { pid in _ = kill(pid, SIGTERM) }
         #expect(result.status == 130, "\(result.errors)")
         #expect(result.errors.contains("interrupted: stopped before writing; the cursor was not advanced"), "\(result.errors)")
-        try expectNothingApplied(environment, cursor: cursor)
+        try environment.expectNothingApplied(cursor: cursor)
 
         try environment.expectConvergence(gone: [deleted])
     }
@@ -420,7 +413,7 @@ final class ExclusiveLockHolder: @unchecked Sendable {
         #expect(result.errors.contains("state store:"), "\(result.errors)")
         #expect(result.errors.contains("No space left on device") || result.errors.contains("MDB_MAP_FULL"), "\(result.errors)")
         filesystem.unfill()
-        try expectNothingApplied(environment, cursor: cursor)
+        try environment.expectNothingApplied(cursor: cursor)
 
         try environment.expectConvergence(gone: [deleted])
         withExtendedLifetime(filesystem) {}  // mounted until here
@@ -436,7 +429,7 @@ final class ExclusiveLockHolder: @unchecked Sendable {
         #expect(result.status == 6, "\(result.errors)")
         #expect(result.errors.contains("Read-only file system"), "\(result.errors)")
         try filesystem.remount(readOnly: false)
-        try expectNothingApplied(environment, cursor: cursor)
+        try environment.expectNothingApplied(cursor: cursor)
 
         try environment.expectConvergence(gone: [deleted])
         withExtendedLifetime(filesystem) {}  // mounted until here
@@ -508,9 +501,7 @@ final class ExclusiveLockHolder: @unchecked Sendable {
         #expect(said.contains(context), "\(said)")
         #expect(said.contains("the database is locked by another connection and stayed locked for the whole busy timeout (10 s)"), "\(said)")
         #expect(waited >= .seconds(10))
-        #expect(try environment.cursor() == cursor)
-        #expect(try environment.sqlite("select count(*) from users where active = 1;") == "12\n")
-        #expect(try environment.sqlite("select name from users where key = '\(renamed)';") != "Renamed During A Fault\n")
+        try environment.expectNothingApplied(cursor: cursor)
 
         try environment.expectConvergence(gone: [deleted])
     }
