@@ -102,10 +102,28 @@ public final class Environment {
         try check(mdb_env_set_maxdbs(env, maxDatabases), "mdb_env_set_maxdbs", path: path)
         let flags = UInt32(MDB_NOTLS) | (durable ? 0 : UInt32(MDB_NOSYNC) | UInt32(MDB_NOMETASYNC))
         try check(mdb_env_open(env, path, flags, 0o600), "mdb_env_open", path: path)
+        try checkNotTruncated(env, path: path)
         var dead: Int32 = 0
         try check(mdb_reader_check(env, &dead), "mdb_reader_check", path: path)
         opened = true
         return env
+    }
+
+    /// A `data.mdb` shorter than the pages its meta page says are in use was truncated
+    /// (a copy cut short, a full disk during a restore): LMDB would read the missing pages
+    /// through the memory map and the process would die of SIGBUS. An error instead.
+    private static func checkNotTruncated(_ env: OpaquePointer, path: String) throws {
+        var info = MDB_envinfo()
+        var statistics = MDB_stat()
+        try check(mdb_env_info(env, &info), "mdb_env_info", path: path)
+        try check(mdb_env_stat(env, &statistics), "mdb_env_stat", path: path)
+        var file = stat()
+        guard stat(path + "/data.mdb", &file) == 0 else { return }
+        let needed = (Int(info.me_last_pgno) + 1) * Int(statistics.ms_psize)
+        guard Int(file.st_size) < needed else { return }
+        var error = LMDBError(operation: "check the size of data.mdb", code: .corrupted, path: path)
+        error.message = "data.mdb is \(file.st_size) bytes, shorter than the \(needed) bytes its pages in use need: the file was truncated"
+        throw error
     }
 
     /// The current size of the memory map in bytes.

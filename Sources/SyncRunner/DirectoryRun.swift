@@ -119,7 +119,7 @@ final class DirectoryRun {
         } catch let error as StateCorruption {
             throw .stateStore(error.description)
         } catch {
-            throw .stateStore("\(error)")
+            throw .stateStore(describeStateError(error))
         }
         summary.durationSeconds = seconds(clock.now - start)
         return summary
@@ -190,6 +190,7 @@ final class DirectoryRun {
             printPlanCounts()
             return
         }
+        CrashPoint.reach("before-app-apply")
         if stagedAppBatches > 0 {
             do {
                 var sequence: UInt64 = 0
@@ -455,6 +456,8 @@ final class DirectoryRun {
         summary.userPages += try connection.search(request) { entry in
             summary.fetchedUsers += 1
             fetching.advance()
+            // Debug builds only: a fault test stops the server between two pages.
+            if summary.fetchedUsers == directory.pageSize { CrashPoint.reach("mid-user-fetch") }
             if let user = directoryUser(entry, recordKey: since == nil) { batch.append(user) }
             if batch.count >= 500 {
                 try decide(batch)
@@ -1119,8 +1122,10 @@ func seconds(_ duration: Duration) -> Double {
 
 /// Test-only points (SPEC I1 and I5 tests), honoured in debug builds only:
 /// `LDAPSYNC_CRASH_AT=NAME` kills the process with SIGKILL when the run reaches the point
-/// NAME; `LDAPSYNC_STALL_AT=NAME` waits 3 seconds there, so a test can stop the server
-/// mid-run. Points: `before-deletion-listing`, `after-app-commit`.
+/// NAME; `LDAPSYNC_STALL_AT=NAME` waits 3 seconds there (creating the file
+/// `LDAPSYNC_STALL_MARKER` names, if set, as it starts), so a test can stop the server
+/// mid-run. Points: `mid-user-fetch` (after the first page of users), `before-deletion-listing`,
+/// `before-app-apply`, `after-app-commit`, `after-ldap-writes`.
 enum CrashPoint {
     static func reach(_ name: String) {
         #if DEBUG
@@ -1128,6 +1133,8 @@ enum CrashPoint {
             kill(getpid(), SIGKILL)
         }
         if let wanted = getenv("LDAPSYNC_STALL_AT"), String(cString: wanted) == name {
+            // LDAPSYNC_STALL_MARKER=PATH: created when the stall starts, for the test to wait on.
+            if let marker = getenv("LDAPSYNC_STALL_MARKER") { close(open(marker, O_WRONLY | O_CREAT, 0o600)) }
             sleep(3)
         }
         #endif

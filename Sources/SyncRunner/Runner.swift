@@ -144,7 +144,7 @@ public final class SyncRunner {
             do {
                 state = try SyncState(path: configuration.statePath, staging: !options.dryRun)
             } catch {
-                throw .stateStore("cannot open \(configuration.statePath): \(error)")
+                throw .stateStore("cannot open \(configuration.statePath): \(describeStateError(error))")
             }
         }
         let app = try openAppStore()

@@ -39,7 +39,7 @@ public struct StateCommands {
             }
             return (directories, try state.recentRuns(limit: 10))
         } catch {
-            throw .stateStore("\(configuration.statePath): \(error)")
+            throw .stateStore("\(configuration.statePath): \(describeStateError(error))")
         }
     }
 
@@ -61,7 +61,7 @@ public struct StateCommands {
             let state = try SyncState(path: configuration.statePath)
             for target in targets { try state.setCursor(target, to: timestamp) }
         } catch {
-            throw .stateStore("\(configuration.statePath): \(error)")
+            throw .stateStore("\(configuration.statePath): \(describeStateError(error))")
         }
         return targets
     }
@@ -73,7 +73,7 @@ public struct StateCommands {
             let state = try SyncState(path: configuration.statePath)
             return try configuration.directories.map { ($0.name, try state.conflicts($0.name)) }
         } catch {
-            throw .stateStore("\(configuration.statePath): \(error)")
+            throw .stateStore("\(configuration.statePath): \(describeStateError(error))")
         }
     }
 
@@ -93,7 +93,7 @@ public struct StateCommands {
                 try state.resolveConflict(name, key: key, attribute: mapping.ldap.description, takeLDAP: takeLDAP)
             }
         } catch {
-            throw .stateStore("\(configuration.statePath): \(error)")
+            throw .stateStore("\(configuration.statePath): \(describeStateError(error))")
         }
     }
 

@@ -409,6 +409,14 @@ public struct StateCorruption: Error, CustomStringConvertible {
     public var description: String { "state store damaged: cannot read \(what) (\(reason)); see docs/operations.md, recovery" }
 }
 
+/// A state-store error as text; when LMDB says its file is damaged (a wrong page, a page
+/// not found, not an LMDB file, truncated), with the recovery step.
+func describeStateError(_ error: any Error) -> String {
+    let damaged: Set<ResultCode> = [.corrupted, .pageNotFound, .invalid, .panic]
+    guard let error = error as? LMDBError, damaged.contains(error.code) else { return "\(error)" }
+    return "\(error); the state store is damaged: see docs/operations.md, recovery"
+}
+
 private func decode<T>(_ what: String, _ body: () throws -> T) throws -> T {
     do { return try body() } catch let error as RecordDecodingError { throw StateCorruption(what: what, reason: error.description) }
 }

@@ -56,12 +56,21 @@ enum LoggingBootstrap {
 
 /// SIGINT and SIGTERM set a flag that the run polls at batch boundaries, so it stops
 /// cleanly without advancing the cursor (exit 130).
+///
+/// A process inherits its parent's blocked-signal mask: started by a parent that blocks
+/// SIGTERM (some supervisors and test runners do), the run would never see the signal and
+/// would finish as if none had come. So both are unblocked here as well.
 enum Interruption {
     nonisolated(unsafe) private static var received: sig_atomic_t = 0
 
     static func install() {
         signal(SIGINT) { _ in Interruption.received = 1 }
         signal(SIGTERM) { _ in Interruption.received = 1 }
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGINT)
+        sigaddset(&signals, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &signals, nil)
     }
 
     static var isRequested: Bool { received != 0 }

@@ -22,6 +22,18 @@ struct LDAPSync: ParsableCommand {
     static func main() {
         // A server that closes the connection must be an error, never a SIGPIPE death.
         signal(SIGPIPE, SIG_IGN)
+        // The state store reads LMDB's data.mdb through a memory map: a page that the
+        // damaged or truncated file does not hold is a SIGBUS, not an error LMDB returns.
+        // Exit 6 with the recovery step rather than a crash; nothing is committed after it.
+        signal(SIGBUS) { _ in
+            let message: StaticString = """
+                ldapsync: state store: reading the state store's memory-mapped data.mdb failed (SIGBUS): \
+                the file is damaged or truncated; the run stopped and committed nothing more; \
+                see docs/operations.md, recovery\n
+                """
+            _ = Glibc.write(2, message.utf8Start, message.utf8CodeUnitCount)
+            _exit(ExitStatus.stateStore.rawValue)
+        }
         do {
             var command = try parseAsRoot()
             try command.run()

@@ -100,6 +100,8 @@ final class CLIEnvironment {
         let again = try environment.ldapsync(["run"])
         let againRow = try #require(again.output.split(separator: "\n").first { $0.hasPrefix("corp ") })
         #expect(againRow.split(separator: " ")[2] == "0")
+        // LDAP and the app agree, every user once (FaultTests.swift).
+        try FaultEnvironment(wrapping: environment).expectAgreement(gone: [])
     }
 
     @Test(arguments: [
@@ -170,6 +172,7 @@ final class CLIEnvironment {
         let again = try environment.ldapsync(["run"])
         #expect(again.status == 0, "\(again.errors)")
         #expect(try environment.sqlite("select key from users where active = 0;") == "\(Fixtures.personUID(1))\n")
+        try FaultEnvironment(wrapping: environment).expectAgreement(gone: [Fixtures.personUID(1)])
     }
 }
 
@@ -208,5 +211,6 @@ final class CLIEnvironment {
         try connection.bind(dn: environment.server.configuration.rootDN, password: Secret(environment.server.configuration.rootPassword))
         let mail = try connection.readEntry(dn: "uid=\(key),ou=people,\(environment.server.configuration.suffix)", attributes: ["mail"])?["mail"] ?? []
         #expect(mail.map { String(decoding: $0, as: UTF8.self) }.sorted() == ["extra@example.com", "\(key)@example.com"])
+        try FaultEnvironment(wrapping: environment).expectAgreement(gone: [], names: false)
     }
 }
