@@ -106,7 +106,7 @@ demo: deps toolchain
 # targets libFuzzer's entry point instead of their replay main; -enable-testing lets
 # FuzzRecords reach SyncRunner's internal record codecs. Each target starts from the
 # seeds in Tests/FuzzCorpus/<target> and grows its corpus in .build-fuzz/corpus; a
-# finding is written to .build-fuzz/artifacts/<target>/ and fails the recipe after every
+# finding is written to .build-fuzz/findings/<target>/ and fails the recipe after every
 # target has run. SWIFT_BACKTRACE=enable=no: Swift's crash handler otherwise causes
 # false AddressSanitizer reports.
 FUZZ_SECONDS ?= 120
@@ -118,13 +118,13 @@ fuzz: deps toolchain
 	done
 	failed=()
 	for target in $(FUZZ_TARGETS); do
-	  mkdir -p ".build-fuzz/corpus/$$target" ".build-fuzz/artifacts/$$target"
+	  mkdir -p ".build-fuzz/corpus/$$target" ".build-fuzz/findings/$$target"
 	  echo "make fuzz: $$target for $(FUZZ_SECONDS)s"
 	  SWIFT_BACKTRACE=enable=no ".build-fuzz/release/$$target" -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-	    -timeout=10 -rss_limit_mb=2048 -artifact_prefix=".build-fuzz/artifacts/$$target/" \
+	    -timeout=10 -rss_limit_mb=2048 -artifact_prefix=".build-fuzz/findings/$$target/" \
 	    ".build-fuzz/corpus/$$target" "Tests/FuzzCorpus/$$target" || failed+=("$$target")
 	done
-	if (( $${#failed[@]} > 0 )); then echo "make fuzz: findings in $${failed[*]} (.build-fuzz/artifacts/)" >&2; exit 1; fi
+	if (( $${#failed[@]} > 0 )); then echo "make fuzz: findings in $${failed[*]} (.build-fuzz/findings/)" >&2; exit 1; fi
 
 clean:
 	rm -rf .build .build-asan .build-release
