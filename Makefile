@@ -6,6 +6,7 @@
 #   make test-asan  the C-interop tests under AddressSanitizer
 #   make bench      release build, then FetchBench (paged fetch) and SyncBench (full and incremental runs)
 #   make demo       deps, build, then sync a throwaway slapd into SQLite (demo-out/)
+#   make fuzz       libFuzzer targets, each for FUZZ_SECONDS (default 120; docs/reliability.md)
 #   make clean      remove the build folders
 
 SHELL := /bin/bash
@@ -36,7 +37,7 @@ DEB_PACKAGES := libldap-dev liblmdb-dev slapd ldap-utils openssl pkg-config libs
                 samba samba-ad-dc samba-ad-provision samba-dsdb-modules samba-vfs-modules winbind python3-samba \
                 ldb-tools krb5-user
 
-.PHONY: deps toolchain build test test-asan bench demo clean
+.PHONY: deps toolchain build test test-asan bench demo fuzz clean
 
 deps:
 	@command -v dpkg-query >/dev/null || { echo "make deps: needs a Debian-based system (dpkg-query not found)" >&2; exit 1; }
@@ -98,6 +99,32 @@ bench: deps toolchain
 demo: deps toolchain
 	$(SWIFT) build
 	$(SWIFT) run --skip-build Demo .build/debug/ldapsync
+
+# libFuzzer (Sources/Fuzz*, docs/reliability.md). Both sanitize options are needed:
+# --sanitize=fuzzer alone, two separate options, or -Xswiftc -sanitize=fuzzer,address
+# alone build binaries without coverage that find nothing. -DLIBFUZZER gives the
+# targets libFuzzer's entry point instead of their replay main; -enable-testing lets
+# FuzzRecords reach SyncRunner's internal record codecs. Each target starts from the
+# seeds in Tests/FuzzCorpus/<target> and grows its corpus in .build-fuzz/corpus; a
+# finding is written to .build-fuzz/findings/<target>/ and fails the recipe after every
+# target has run. SWIFT_BACKTRACE=enable=no: Swift's crash handler otherwise causes
+# false AddressSanitizer reports.
+FUZZ_SECONDS ?= 120
+FUZZ_TARGETS := FuzzDirectoryModel FuzzJSON FuzzConfig FuzzRecords
+fuzz: deps toolchain
+	for target in $(FUZZ_TARGETS); do
+	  $(SWIFT) build -c release --scratch-path .build-fuzz --product "$$target" \
+	    --sanitize=fuzzer -Xswiftc -sanitize=fuzzer,address -Xswiftc -DLIBFUZZER -Xswiftc -enable-testing
+	done
+	failed=()
+	for target in $(FUZZ_TARGETS); do
+	  mkdir -p ".build-fuzz/corpus/$$target" ".build-fuzz/findings/$$target"
+	  echo "make fuzz: $$target for $(FUZZ_SECONDS)s"
+	  SWIFT_BACKTRACE=enable=no ".build-fuzz/release/$$target" -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -timeout=10 -rss_limit_mb=2048 -artifact_prefix=".build-fuzz/findings/$$target/" \
+	    ".build-fuzz/corpus/$$target" "Tests/FuzzCorpus/$$target" || failed+=("$$target")
+	done
+	if (( $${#failed[@]} > 0 )); then echo "make fuzz: findings in $${failed[*]} (.build-fuzz/findings/)" >&2; exit 1; fi
 
 clean:
 	rm -rf .build .build-asan .build-release

@@ -69,6 +69,13 @@ let package = Package(
         ),
         .executableTarget(name: "Demo", dependencies: ["SlapdSupport", "LDAPClient", "DirectoryModel"]),
         .executableTarget(name: "SyncBench", dependencies: ["SlapdSupport", "LDAPClient", "DirectoryModel"]),
+        // libFuzzer targets (make fuzz, docs/reliability.md). Built with -DLIBFUZZER and
+        // -sanitize=fuzzer they are fuzzers; in a plain build they replay the input files
+        // (or corpus directories) given as arguments.
+        .executableTarget(name: "FuzzDirectoryModel", dependencies: ["DirectoryModel"]),
+        .executableTarget(name: "FuzzConfig", dependencies: ["SyncConfig"]),
+        .executableTarget(name: "FuzzJSON", dependencies: ["SyncEngine", "DirectoryModel"]),
+        .executableTarget(name: "FuzzRecords", dependencies: ["SyncRunner", "StateStore", "DirectoryModel"]),
         .testTarget(name: "DirectoryModelTests", dependencies: ["DirectoryModel"]),
         .testTarget(name: "LDAPClientTests", dependencies: ["LDAPClient", "SlapdSupport", "SambaSupport", "DirectoryModel"]),
         .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "DirectoryModel"]),

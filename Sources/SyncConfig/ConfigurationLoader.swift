@@ -88,9 +88,18 @@ public enum ConfigurationLoader {
             }
             return ConfigurationError(file: file, line: line, keyPath: "", message: "cannot read the YAML: \(text)")
         case .duplicatedKeysInMapping(let duplicates, let context):
-            let keys = duplicates.map { "'\($0)'" }.joined(separator: ", ")
+            // Yams sorts the duplicated keys with an order that cannot compare a scalar key
+            // with a mapping or sequence key (which it names "<uncovertable>"), so with keys
+            // of both kinds its list and its mark follow hash order and change from run to
+            // run (found by FuzzConfig). Sort the names here, and give the mark only when
+            // Yams's choice of key is certain: scalar keys only, or a single key.
+            let nonScalar = "<uncovertable>"
+            var keys = duplicates.filter { $0 != nonScalar }.sorted().map { "'\($0)'" }
+            if duplicates.contains(nonScalar) { keys.append("a mapping or sequence used as a key") }
+            let certain = duplicates.count == 1 || !duplicates.contains(nonScalar)
             // `context.text` is the whole document: never print it.
-            return located(context.mark, "the key \(keys) appears more than once in the same mapping; keep one")
+            return located(certain ? context.mark : nil,
+                           "the key \(keys.joined(separator: ", ")) appears more than once in the same mapping; keep one")
         default:
             return located(nil, "cannot read the YAML: \(yamlError)")
         }
