@@ -127,4 +127,4 @@ fuzz: deps toolchain
 	if (( $${#failed[@]} > 0 )); then echo "make fuzz: findings in $${failed[*]} (.build-fuzz/findings/)" >&2; exit 1; fi
 
 clean:
-	rm -rf .build .build-asan .build-release
+	rm -rf .build .build-asan .build-release .build-fuzz
