@@ -1,0 +1,364 @@
+import Foundation
+import DirectoryModel
+import LDAPClient
+import SlapdSupport
+import Testing
+
+/// Issue #7's model-based soak: a seeded random sequence of rounds against a real slapd
+/// and an SQLite app store, each making random changes on both sides and then running the
+/// debug `ldapsync` binary, sometimes killed (SIGKILL at a random moment or at a named
+/// crash point), with slapd stopped mid-run, or sent SIGTERM. After every run that
+/// completed, LDAP and the app are checked against `SoakModel` (SPEC §5, §7), the cursor
+/// against the previous one, and the retry set and conflicts must be empty.
+///
+/// `LDAPSYNC_SOAK_ROUNDS` (default 50) and `LDAPSYNC_SOAK_SEED` (default random; always
+/// printed) choose the run; a failure names the seed and the round, and the same seed
+/// replays the same changes and faults (the moments of random kills depend on timing).
+@Suite struct SoakTests {
+    @Test func randomRoundsWithKillsAndServerFaultsLoseAndDuplicateNothing() throws {
+        let environment = ProcessInfo.processInfo.environment
+        let rounds = Int(environment["LDAPSYNC_SOAK_ROUNDS"] ?? "") ?? 50
+        let seed = UInt64(environment["LDAPSYNC_SOAK_SEED"] ?? "") ?? UInt64.random(in: 1...UInt64(UInt32.max))
+        print("soak: seed \(seed), \(rounds) rounds (replay: LDAPSYNC_SOAK_SEED=\(seed) LDAPSYNC_SOAK_ROUNDS=\(rounds))")
+        let soak = try Soak(seed: seed)
+        let tally = try soak.run(rounds: rounds)
+        print("soak: seed \(seed): \(tally)")
+        #expect(tally.divergences == 0, "seed \(seed): \(tally.divergences) divergences (first at round \(tally.firstDivergentRound ?? -1))")
+        #expect(tally.completedChecks > 0)
+    }
+}
+
+struct SoakTally: CustomStringConvertible {
+    var rounds = 0
+    var kills = 0              // SIGKILL at a random moment or at a crash point
+    var crashPoints: [String: Int] = [:]
+    var serverFaults = 0       // slapd stopped mid-run
+    var terms = 0              // SIGTERM
+    var completedChecks = 0    // model checks after completed runs
+    var faultRunsCompleted = 0 // fault rounds whose run finished anyway (exit 0) before the fault
+    var ldapChanges = 0
+    var appChanges = 0
+    var divergences = 0
+    var firstDivergentRound: Int?
+
+    var description: String {
+        "\(rounds) rounds, \(ldapChanges) LDAP changes, \(appChanges) app changes, \(kills) kills "
+            + "(crash points \(crashPoints.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))), "
+            + "\(serverFaults) server faults, \(terms) SIGTERMs, \(faultRunsCompleted) fault runs finished first, "
+            + "\(completedChecks) checks after completed runs, \(divergences) divergences"
+    }
+}
+
+final class Soak {
+    let server: SlapdServer
+    let directory: URL
+    let seed: UInt64
+    var random: SoakRandom
+    var model: SoakModel
+    var tally = SoakTally()
+    var lastCursor: String?   // yyyyMMddHHmmss, comparable as text
+    var round = 0
+
+    init(seed: UInt64) throws {
+        self.seed = seed
+        random = SoakRandom(state: seed)
+        var model = SoakModel(suffix: "dc=example,dc=com")
+        let ldif = model.initialLDIF(people: 10, random: &random)
+        self.model = model
+        server = try SlapdServer.start(ldif: ldif)
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("ldapsync-soak-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: directory.appendingPathComponent("sync.pw").path,
+                                       contents: Data(server.configuration.syncPassword.utf8), attributes: [.posixPermissions: 0o600])
+        let suffix = server.configuration.suffix
+        let yaml = """
+            version: 1
+            state: state
+            directories:
+              - name: corp
+                url: "\(server.url)"
+                bind: { dn: "\(server.configuration.syncDN)", passwordFile: sync.pw }
+                users: { base: "ou=people,\(suffix)" }
+                groups: { base: "ou=groups,\(suffix)" }
+                timestamp: { overlap: 0s }
+            app: { path: app.db }
+            audit: { path: audit.jsonl }
+            attributes:
+              - { ldap: cn, app: name }
+              - { ldap: mail, app: email, multiValued: true }
+              - { ldap: telephoneNumber, app: phone, direction: both }
+              - { ldap: title, app: title, direction: to-ldap }
+            writeBack: { enabled: true }
+            groups:
+              - { app: everyone, ldap: "cn=all,ou=groups,\(suffix)" }
+              - { app: alpha, ldap: "cn=ga,ou=groups,\(suffix)" }
+              - { app: alpha2, ldap: "cn=ga,ou=groups,\(suffix)" }
+              - { app: beta, ldap: "cn=gb,ou=groups,\(suffix)" }
+            users: { autoDeactivate: true }
+            safety: { maxDeactivations: 100%, maxGroupRemovals: 100% }
+            """
+        FileManager.default.createFile(atPath: directory.appendingPathComponent("ldapsync.yaml").path, contents: Data(yaml.utf8))
+    }
+
+    deinit { try? FileManager.default.removeItem(at: directory) }
+
+    func run(rounds: Int) throws -> SoakTally {
+        let initialized = try runLDAPSync(["init"], in: directory)
+        guard initialized.status == 0 else { throw SoakFailure("init exited \(initialized.status): \(initialized.errors)") }
+        try completedRun(label: "initial full run")
+        for number in 1...max(rounds, 1) {
+            round = number
+            tally.rounds += 1
+            try oneRound()
+            if tally.divergences > 0 { break }
+        }
+        // Faults have stopped: one more normal run must converge.
+        if tally.divergences == 0 {
+            round += 1
+            try completedRun(label: "final run")
+        }
+        return tally
+    }
+
+    private func oneRound() throws {
+        let ldap = model.ldapChanges(random: &random)
+        if !ldap.ldif.isEmpty {
+            try server.modify(ldif: ldap.ldif)
+            tally.ldapChanges += ldap.done.count
+        }
+        let app = model.appChanges(random: &random)
+        if app.statements > 0 {
+            let counts = try sqlite(app.sql).split(separator: "\n")
+            guard counts.count == app.statements, counts.allSatisfy({ $0 == "1" }) else {
+                throw SoakFailure("seed \(seed) round \(round): an app edit missed its row (\(counts)): \(app.done)")
+            }
+            tally.appChanges += app.done.count
+        }
+        let roll = random.below(100)
+        switch roll {
+        case 0..<12:
+            tally.kills += 1
+            try faultedRun(label: "SIGKILL at a random moment") { process in
+                usleep(UInt32(self.random.below(600_000)))
+                kill(process.processIdentifier, SIGKILL)
+            }
+        case 12..<20:
+            let point = random.pick(["after-app-commit", "after-ldap-writes", "before-deletion-listing"])
+            tally.kills += 1
+            tally.crashPoints[point, default: 0] += 1
+            try faultedRun(label: "crash at \(point)", environment: ["LDAPSYNC_CRASH_AT": point]) { _ in }
+        case 20..<24:
+            tally.serverFaults += 1
+            try faultedRun(label: "slapd killed during the stall before the deletion listing",
+                           environment: ["LDAPSYNC_STALL_AT": "before-deletion-listing"]) { _ in
+                usleep(1_000_000)
+                self.server.kill()
+            } recover: {
+                try self.server.restart()
+            }
+        case 24..<28:
+            tally.serverFaults += 1
+            let hard = random.chance(50)
+            try faultedRun(label: "slapd \(hard ? "killed" : "stopped") at a random moment") { _ in
+                usleep(UInt32(self.random.below(500_000)))
+                if hard { self.server.kill() } else { try? self.server.stop() }
+            } recover: {
+                try self.server.restart()
+            }
+        case 28..<32:
+            tally.terms += 1
+            try faultedRun(label: "SIGTERM at a random moment") { process in
+                usleep(UInt32(self.random.below(600_000)))
+                kill(process.processIdentifier, SIGTERM)
+            }
+        default:
+            try completedRun(label: "round \(round): \(ldap.done + app.done)")
+        }
+    }
+
+    /// A run with a fault injected while it runs; its outcome is not checked, except that
+    /// a run that finished before the fault (exit 0) is checked like any completed run.
+    private func faultedRun(label: String, environment extra: [String: String] = [:], fault: (Process) throws -> Void,
+                            recover: () throws -> Void = {}) throws {
+        var environment = ProcessInfo.processInfo.environment
+        environment.merge(extra) { $1 }
+        let process = Process()
+        process.executableURL = try ldapsyncExecutable()
+        process.arguments = ["run"]
+        process.currentDirectoryURL = directory
+        process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        let errors = directory.appendingPathComponent("fault-errors.txt")
+        FileManager.default.createFile(atPath: errors.path, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: errors)
+        try process.run()
+        try fault(process)
+        process.waitUntilExit()
+        try recover()
+        if process.terminationReason == .exit, process.terminationStatus == 0 {
+            tally.faultRunsCompleted += 1
+            try check(label: "\(label) (finished first)")
+        } else if process.terminationReason == .exit, ![1, 3, 130].contains(process.terminationStatus) {
+            let text = (try? String(contentsOf: errors, encoding: .utf8)) ?? ""
+            throw SoakFailure("seed \(seed) round \(round): \(label): unexpected exit \(process.terminationStatus): \(text)")
+        }
+    }
+
+    private func completedRun(label: String) throws {
+        let result = try runLDAPSync(["run"], in: directory)
+        guard result.status == 0 else {
+            throw SoakFailure("seed \(seed) round \(round): \(label): exit \(result.status)\n\(result.output)\n\(result.errors)")
+        }
+        try check(label: label)
+    }
+
+    /// The invariants after a completed run.
+    private func check(label: String) throws {
+        tally.completedChecks += 1
+        var problems = model.appDivergences(rows: try appRows(), memberships: try appMemberships())
+        problems += try ldapDivergences()
+        problems += try stateDivergences()
+        if !problems.isEmpty {
+            tally.divergences += problems.count
+            tally.firstDivergentRound = tally.firstDivergentRound ?? round
+            let text = "seed \(seed) round \(round) (\(label)):\n  " + problems.joined(separator: "\n  ")
+            print("soak divergence: \(text)")
+            Issue.record(Comment(rawValue: text))
+        }
+        model.settle()
+    }
+
+    // MARK: Reading both sides
+
+    private func ldapDivergences() throws -> [String] {
+        let connection = try LDAPConnection(url: server.url)
+        try connection.bind(dn: server.configuration.rootDN, password: Secret(server.configuration.rootPassword))
+        let suffix = server.configuration.suffix
+        var entries: [String: Entry] = [:]
+        var problems: [String] = []
+        _ = try connection.search(SearchRequest(base: "ou=people,\(suffix)", filter: "(objectClass=inetOrgPerson)",
+                                                attributes: ["uid", "cn", "mail", "telephoneNumber", "title"])) { view in
+            let entry = view.makeEntry()
+            entries[entry.dn.lowercased()] = entry
+        }
+        func texts(_ entry: Entry, _ name: AttributeName) -> [String] {
+            (entry[name] ?? []).map { String(decoding: $0, as: UTF8.self) }
+        }
+        var groups: [String: [String]] = [:]
+        _ = try connection.search(SearchRequest(base: "ou=groups,\(suffix)", filter: "(objectClass=groupOfNames)", attributes: ["cn", "member"])) { view in
+            let entry = view.makeEntry()
+            groups[texts(entry, "cn").first ?? entry.dn] = texts(entry, "member").map { $0.lowercased() }
+        }
+        let live = model.users.values.filter(\.alive)
+        if entries.count != live.count { problems.append("LDAP holds \(entries.count) users, the model \(live.count)") }
+        for user in live {
+            guard let entry = entries[user.dn(suffix).lowercased()] else {
+                problems.append("LDAP lacks \(user.dn(suffix))")
+                continue
+            }
+            let phone = texts(entry, "telephoneNumber")
+            if phone != (user.phone.map { [$0] } ?? []) { problems.append("LDAP \(user.uid): telephoneNumber \(phone), expected \(user.phone ?? "none")") }
+            let title = texts(entry, "title")
+            if title != (user.title.map { [$0] } ?? []) { problems.append("LDAP \(user.uid): title \(title), expected \(user.title ?? "none") (to-ldap write-back)") }
+            let mails = texts(entry, "mail")
+            if Set(mails) != user.mails || mails.count != user.mails.count { problems.append("LDAP \(user.uid): mail \(mails), expected \(user.mails.sorted())") }
+            if texts(entry, "cn") != [user.cn] { problems.append("LDAP \(user.uid): cn \(texts(entry, "cn")), expected \(user.cn)") }
+        }
+        for (group, members) in groups {
+            if Set(members).count != members.count { problems.append("LDAP group \(group) has duplicate members") }
+            let expected = Set(live.filter { group == "all" || $0.groups.contains(group) }.map { $0.dn(suffix).lowercased() })
+                .union(["cn=nobody,\(suffix)"])
+            if Set(members) != expected { problems.append("LDAP group \(group): members differ from the model by \(Set(members).symmetricDifference(expected).sorted())") }
+        }
+        return problems
+    }
+
+    /// Cursor never backwards and never past the newest timestamp on the server; retry set and conflicts empty.
+    private func stateDivergences() throws -> [String] {
+        var problems: [String] = []
+        let status = try runLDAPSync(["status"], in: directory)
+        guard status.status == 0 else { return ["status exited \(status.status): \(status.errors)"] }
+        let lines = status.output.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        if let retry = lines.first(where: { $0.hasPrefix("retry set:") }), !retry.hasSuffix(" 0") { problems.append("after a completed run: \(retry)") }
+        if let conflicts = lines.first(where: { $0.hasPrefix("conflicts:") }), !conflicts.contains(" 0 pending") { problems.append("after a completed run: \(conflicts)") }
+        guard let cursorLine = lines.first(where: { $0.hasPrefix("cursor:") }) else { return problems + ["status shows no cursor line"] }
+        // dd-MM-yyyy HH:mm:ss → yyyyMMddHHmmss
+        let value = cursorLine.dropFirst("cursor:".count).trimmingCharacters(in: .whitespaces)
+        let parts = value.split(whereSeparator: { "-: ".contains($0) }).map(String.init)
+        guard parts.count >= 6 else { return problems + ["cursor not readable: \(cursorLine)"] }
+        let cursor = parts[2] + parts[1] + parts[0] + parts[3] + parts[4] + parts[5]
+        if let last = lastCursor, cursor < last { problems.append("cursor moved backwards: \(last) → \(cursor)") }
+        let newest = try newestServerTimestamp()
+        if cursor > newest { problems.append("cursor \(cursor) is past the newest server timestamp \(newest)") }
+        lastCursor = max(lastCursor ?? cursor, cursor)
+        return problems
+    }
+
+    private func newestServerTimestamp() throws -> String {
+        let connection = try LDAPConnection(url: server.url)
+        try connection.bind(dn: server.configuration.rootDN, password: Secret(server.configuration.rootPassword))
+        var newest = ""
+        _ = try connection.search(SearchRequest(base: server.configuration.suffix, attributes: ["modifyTimestamp"])) { view in
+            if let value = view.makeEntry().string("modifyTimestamp") { newest = max(newest, String(value.prefix(14))) }
+        }
+        return newest
+    }
+
+    private func appRows() throws -> [AppRow] {
+        let separator = "\u{1F}"
+        let text = try sqlite("select key, ldap_managed, active, ifnull(name,'<null>'), ifnull(email,'[]'), ifnull(phone,'<null>'), ifnull(title,'<null>') from users;",
+                              separator: separator)
+        return try text.split(separator: "\n").map { line in
+            let fields = line.components(separatedBy: separator)
+            guard fields.count == 7 else { throw SoakFailure("unreadable app row: \(line)") }
+            func optional(_ field: String) -> String? { field == "<null>" ? nil : field }
+            let email = (try? JSONSerialization.jsonObject(with: Data(fields[4].utf8))) as? [String]
+            guard let email else { throw SoakFailure("email of \(fields[0]) is not a JSON array of strings: \(fields[4])") }
+            return AppRow(key: fields[0], managed: fields[1] == "1", active: fields[2] == "1", name: optional(fields[3]),
+                          email: email, phone: optional(fields[5]), title: optional(fields[6]))
+        }
+    }
+
+    private func appMemberships() throws -> [(group: String, user: String)] {
+        try sqlite("select group_name, user_key from group_members;", separator: "\u{1F}").split(separator: "\n").map { line in
+            let fields = line.components(separatedBy: "\u{1F}")
+            return (fields[0], fields.count > 1 ? fields[1] : "")
+        }
+    }
+
+    private func sqlite(_ script: String, separator: String = "|") throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        process.arguments = ["-batch", "-separator", separator, directory.appendingPathComponent("app.db").path]
+        let input = Pipe()
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        input.fileHandleForWriting.write(Data((".timeout 5000\n" + script).utf8))
+        try input.fileHandleForWriting.close()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        let errorData = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw SoakFailure("sqlite3 exited \(process.terminationStatus): \(String(decoding: errorData, as: UTF8.self))")
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    private func ldapsyncExecutable() throws -> URL {
+        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        let candidates = [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("ldapsync") }
+        guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
+            throw SoakFailure("ldapsync not found beside \(bundle.path)")
+        }
+        return found
+    }
+}
+
+struct SoakFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
