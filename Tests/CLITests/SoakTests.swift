@@ -36,6 +36,7 @@ struct SoakTally: CustomStringConvertible {
     var terms = 0              // SIGTERM
     var completedChecks = 0    // model checks after completed runs
     var faultRunsCompleted = 0 // fault rounds whose run finished anyway (exit 0) before the fault
+    var landed: [String: Int] = [:] // fault rounds whose run the fault stopped, by outcome (signal or exit code)
     var ldapChanges = 0
     var appChanges = 0
     var divergences = 0
@@ -45,6 +46,7 @@ struct SoakTally: CustomStringConvertible {
         "\(rounds) rounds, \(ldapChanges) LDAP changes, \(appChanges) app changes, \(kills) kills "
             + "(crash points \(crashPoints.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))), "
             + "\(serverFaults) server faults, \(terms) SIGTERMs, \(faultRunsCompleted) fault runs finished first, "
+            + "fault outcomes \(landed.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")), "
             + "\(completedChecks) checks after completed runs, \(divergences) divergences"
     }
 }
@@ -57,6 +59,7 @@ final class Soak {
     var model: SoakModel
     var tally = SoakTally()
     var lastCursor: String?   // yyyyMMddHHmmss, comparable as text
+    let verbose = ProcessInfo.processInfo.environment["LDAPSYNC_SOAK_VERBOSE"] != nil
     var round = 0
 
     init(seed: UInt64) throws {
@@ -68,8 +71,11 @@ final class Soak {
         server = try SlapdServer.start(ldif: ldif)
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("ldapsync-soak-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: directory.appendingPathComponent("sync.pw").path,
-                                       contents: Data(server.configuration.syncPassword.utf8), attributes: [.posixPermissions: 0o600])
+        let passwordFile = directory.appendingPathComponent("sync.pw").path
+        guard FileManager.default.createFile(atPath: passwordFile, contents: Data(server.configuration.syncPassword.utf8),
+                                             attributes: [.posixPermissions: 0o600]) else {
+            throw SoakFailure("cannot create \(passwordFile)")
+        }
         let suffix = server.configuration.suffix
         let yaml = """
             version: 1
@@ -97,7 +103,7 @@ final class Soak {
             users: { autoDeactivate: true }
             safety: { maxDeactivations: 100%, maxGroupRemovals: 100% }
             """
-        FileManager.default.createFile(atPath: directory.appendingPathComponent("ldapsync.yaml").path, contents: Data(yaml.utf8))
+        try Data(yaml.utf8).write(to: directory.appendingPathComponent("ldapsync.yaml"))
     }
 
     deinit { try? FileManager.default.removeItem(at: directory) }
@@ -134,12 +140,13 @@ final class Soak {
             }
             tally.appChanges += app.done.count
         }
+        if verbose { print("round \(round): \(ldap.done + app.done)") }
         let roll = random.below(100)
         switch roll {
         case 0..<12:
             tally.kills += 1
             try faultedRun(label: "SIGKILL at a random moment") { process in
-                usleep(UInt32(self.random.below(600_000)))
+                usleep(UInt32(self.random.below(300_000)))
                 kill(process.processIdentifier, SIGKILL)
             }
         case 12..<20:
@@ -160,7 +167,7 @@ final class Soak {
             tally.serverFaults += 1
             let hard = random.chance(50)
             try faultedRun(label: "slapd \(hard ? "killed" : "stopped") at a random moment") { _ in
-                usleep(UInt32(self.random.below(500_000)))
+                usleep(UInt32(self.random.below(300_000)))
                 if hard { self.server.kill() } else { try? self.server.stop() }
             } recover: {
                 try self.server.restart()
@@ -168,7 +175,7 @@ final class Soak {
         case 28..<32:
             tally.terms += 1
             try faultedRun(label: "SIGTERM at a random moment") { process in
-                usleep(UInt32(self.random.below(600_000)))
+                usleep(UInt32(self.random.below(300_000)))
                 kill(process.processIdentifier, SIGTERM)
             }
         default:
@@ -189,12 +196,17 @@ final class Soak {
         process.environment = environment
         process.standardOutput = FileHandle.nullDevice
         let errors = directory.appendingPathComponent("fault-errors.txt")
-        FileManager.default.createFile(atPath: errors.path, contents: nil)
-        process.standardError = try FileHandle(forWritingTo: errors)
+        try Data().write(to: errors)
+        let errorHandle = try FileHandle(forWritingTo: errors)
+        defer { try? errorHandle.close() }
+        process.standardError = errorHandle
         try process.run()
         try fault(process)
         process.waitUntilExit()
         try recover()
+        let outcome = process.terminationReason == .exit ? "exit \(process.terminationStatus)" : "signal \(process.terminationStatus)"
+        if outcome != "exit 0" { tally.landed[outcome, default: 0] += 1 }
+        if verbose { print("round \(round): \(label): \(outcome)") }
         if process.terminationReason == .exit, process.terminationStatus == 0 {
             tally.faultRunsCompleted += 1
             try check(label: "\(label) (finished first)")
