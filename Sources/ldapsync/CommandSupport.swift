@@ -62,6 +62,14 @@ enum Interruption {
     static func install() {
         signal(SIGINT) { _ in Interruption.received = 1 }
         signal(SIGTERM) { _ in Interruption.received = 1 }
+        // A blocked signal mask survives exec: a parent that blocks them (Foundation's
+        // Process spawning from a thread that blocks them does) would make both signals
+        // pend forever and the run ignore them. Found by the soak test.
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGINT)
+        sigaddset(&signals, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &signals, nil)
     }
 
     static var isRequested: Bool { received != 0 }

@@ -174,9 +174,19 @@ final class Soak {
             }
         case 28..<32:
             tally.terms += 1
-            try faultedRun(label: "SIGTERM at a random moment") { process in
-                usleep(UInt32(self.random.below(300_000)))
-                kill(process.processIdentifier, SIGTERM)
+            if random.chance(50) {
+                try faultedRun(label: "SIGTERM at a random moment") { process in
+                    usleep(UInt32(self.random.below(300_000)))
+                    kill(process.processIdentifier, SIGTERM)
+                }
+            } else {
+                // A small directory is read in one batch, so a random SIGTERM mostly comes
+                // after the last batch boundary; during the stall it lands before one.
+                try faultedRun(label: "SIGTERM during the stall before the deletion listing",
+                               environment: ["LDAPSYNC_STALL_AT": "before-deletion-listing"]) { process in
+                    usleep(1_000_000)
+                    kill(process.processIdentifier, SIGTERM)
+                }
             }
         default:
             try completedRun(label: "round \(round): \(ldap.done + app.done)")
@@ -194,7 +204,11 @@ final class Soak {
         process.arguments = ["run"]
         process.currentDirectoryURL = directory
         process.environment = environment
-        process.standardOutput = FileHandle.nullDevice
+        let outputFile = directory.appendingPathComponent("fault-output.txt")
+        try Data().write(to: outputFile)
+        let outputHandle = try FileHandle(forWritingTo: outputFile)
+        defer { try? outputHandle.close() }
+        process.standardOutput = outputHandle
         let errors = directory.appendingPathComponent("fault-errors.txt")
         try Data().write(to: errors)
         let errorHandle = try FileHandle(forWritingTo: errors)
@@ -206,7 +220,12 @@ final class Soak {
         try recover()
         let outcome = process.terminationReason == .exit ? "exit \(process.terminationStatus)" : "signal \(process.terminationStatus)"
         if outcome != "exit 0" { tally.landed[outcome, default: 0] += 1 }
-        if verbose { print("round \(round): \(label): \(outcome)") }
+        if verbose {
+            print("round \(round): \(label): \(outcome)")
+            if ProcessInfo.processInfo.environment["LDAPSYNC_SOAK_VERBOSE"] == "2" {
+                print((try? String(contentsOf: outputFile, encoding: .utf8)) ?? "", (try? String(contentsOf: errors, encoding: .utf8)) ?? "")
+            }
+        }
         if process.terminationReason == .exit, process.terminationStatus == 0 {
             tally.faultRunsCompleted += 1
             try check(label: "\(label) (finished first)")
