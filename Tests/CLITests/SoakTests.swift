@@ -422,6 +422,34 @@ struct SoakFailure: Error, CustomStringConvertible {
             """)
     }
 
+    /// The soak's second finding: ldapsync inherited a mask blocking SIGTERM from the test
+    /// process (Foundation's Process keeps the spawning thread's mask), so SIGTERM never
+    /// stopped a run. It unblocks both signals now.
+    @Test func sigtermDuringARunStopsItWith130AndKeepsTheCursor() throws {
+        let environment = try CLIEnvironment(people: 3)
+        _ = try environment.ldapsync(["init"])
+        #expect(try environment.ldapsync(["run"]).status == 0)
+        let cursor = try environment.ldapsync(["cursor", "show"]).output
+        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        let executable = try #require([bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("ldapsync") }
+            .first { FileManager.default.isExecutableFile(atPath: $0.path) })
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = ["run"]
+        process.currentDirectoryURL = environment.directory
+        var stall = ProcessInfo.processInfo.environment
+        stall["LDAPSYNC_STALL_AT"] = "before-deletion-listing"
+        process.environment = stall
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        usleep(1_000_000)
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .exit && process.terminationStatus == 130)
+        #expect(try environment.ldapsync(["cursor", "show"]).output == cursor)
+    }
+
     @Test func aSecondRenameAfterACrashAfterTheAppCommitLeavesOneRow() throws {
         let environment = try renamedThenCrashed()
         try rename(environment, from: "uid=first,ou=people", to: "second")
