@@ -253,7 +253,8 @@ struct SoakModel {
             let set: String
             switch random.below(4) {
             case 0:
-                guard !user.pendingLDAP.contains("phone") else { continue }
+                // Known bug 3: a second app edit after a run died past its write-back of the first.
+                guard !user.pendingLDAP.contains("phone"), renameAgainBeforeACompletedRun || !user.pendingApp.contains("phone") else { continue }
                 user.phone = "+1555\(300_000 + counter)"
                 counter += 1
                 user.pendingApp.insert("phone")
