@@ -394,7 +394,7 @@ struct SoakFailure: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// The soak's first finding (seed 11, round 20), reduced to its steps: a run killed after
+/// Finding 2 of docs/reliability-soak.md (seed 11, round 20), reduced to its steps: a run killed after
 /// the app commit of a key rename, then another change of that user before a run completes.
 /// The crashed run re-keyed the app row, the state still holds the old key, so the next run
 /// looks for the old key, does not find it, and leaves the intermediate row behind.
@@ -422,7 +422,7 @@ struct SoakFailure: Error, CustomStringConvertible {
             """)
     }
 
-    /// The soak's second finding: ldapsync inherited a mask blocking SIGTERM from the test
+    /// Finding 1 (fixed): ldapsync inherited a mask blocking SIGTERM from the test
     /// process (Foundation's Process keeps the spawning thread's mask), so SIGTERM never
     /// stopped a run. It unblocks both signals now.
     @Test func sigtermDuringARunStopsItWith130AndKeepsTheCursor() throws {
@@ -470,7 +470,7 @@ struct SoakFailure: Error, CustomStringConvertible {
         }
     }
 
-    /// The simple form of known bug 2: a membership removed in LDAP, a run killed after its
+    /// The simple form of finding 3: a membership removed in LDAP, a run killed after its
     /// app commit, then the membership added back. This form converges; the soak's case
     /// (LDAPSYNC_SOAK_KNOWN_BUGS=1 LDAPSYNC_SOAK_SEED=7007 LDAPSYNC_SOAK_ROUNDS=136, where the
     /// membership stays lost) differs in a way not yet isolated (docs/reliability-soak.md).
