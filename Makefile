@@ -4,6 +4,7 @@
 #   make build      debug build
 #   make test       deps, then every test (integration tests start private slapd servers)
 #   make test-asan  the C-interop tests under AddressSanitizer
+#   make soak       the model-based soak test with 1,000 rounds (SOAK_ROUNDS=N, SOAK_SEED=S to change)
 #   make bench      release build, then FetchBench (paged fetch) and SyncBench (full and incremental runs)
 #   make demo       deps, build, then sync a throwaway slapd into SQLite (demo-out/)
 #   make fuzz       libFuzzer targets, each for FUZZ_SECONDS (default 120; docs/reliability.md)
@@ -37,7 +38,7 @@ DEB_PACKAGES := libldap-dev liblmdb-dev slapd ldap-utils openssl pkg-config libs
                 samba samba-ad-dc samba-ad-provision samba-dsdb-modules samba-vfs-modules winbind python3-samba \
                 ldb-tools krb5-user
 
-.PHONY: deps toolchain build test test-asan bench demo fuzz clean
+.PHONY: deps toolchain build test test-asan bench demo fuzz soak clean
 
 deps:
 	@command -v dpkg-query >/dev/null || { echo "make deps: needs a Debian-based system (dpkg-query not found)" >&2; exit 1; }
@@ -87,6 +88,13 @@ test-asan: deps toolchain
 	printf '%s\n' 'leak:s10Foundation7ProcessC3runyyKF' > $(LSAN_SUPPRESSIONS)
 	LSAN_OPTIONS="suppressions=$(CURDIR)/$(LSAN_SUPPRESSIONS)$${LSAN_OPTIONS:+:$$LSAN_OPTIONS}" \
 	  $(SWIFT) test --sanitize=address --scratch-path .build-asan --disable-xctest --filter 'LDAPClientTests|StateStoreTests'
+
+# The model-based soak (Tests/CLITests/SoakTests.swift, docs/reliability-soak.md): `make test`
+# runs it with 50 rounds; this runs 1,000. A failure prints the seed: SOAK_SEED=S replays it.
+SOAK_ROUNDS ?= 1000
+soak: deps toolchain
+	LDAPSYNC_SOAK_ROUNDS=$(SOAK_ROUNDS) $(if $(SOAK_SEED),LDAPSYNC_SOAK_SEED=$(SOAK_SEED)) \
+	  $(SWIFT) test --filter SoakTests
 
 # One release build of every product (ldapsync, FetchBench, SyncBench), then both
 # benchmarks; SyncBench runs the release ldapsync as cron would (docs/benchmarks.md).
