@@ -75,7 +75,7 @@ struct SoakModel {
     let suffix: String
     var users: [Int: SoakUser] = [:]
     var counter = 0
-    /// Open findings 2–4 of docs/reliability-soak.md, all after a run killed past its app
+    /// Open findings 2–4 of docs/reliability.md (soak), all after a run killed past its app
     /// commit or LDAP writes: (2) another rename (or the deletion) of a renamed or created
     /// user before a run completes leaves the app row under the intermediate key (or
     /// active); (3) a membership change undone before a run completes stays applied in the

@@ -394,7 +394,7 @@ struct SoakFailure: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// Finding 2 of docs/reliability-soak.md (seed 11, round 20), reduced to its steps: a run killed after
+/// Finding 2 of docs/reliability.md (soak) (seed 11, round 20), reduced to its steps: a run killed after
 /// the app commit of a key rename, then another change of that user before a run completes.
 /// The crashed run re-keyed the app row, the state still holds the old key, so the next run
 /// looks for the old key, does not find it, and leaves the intermediate row behind.
@@ -455,7 +455,7 @@ struct SoakFailure: Error, CustomStringConvertible {
         try rename(environment, from: "uid=first,ou=people", to: "second")
         #expect(try environment.ldapsync(["run"]).status == 0)
         let keys = try environment.sqlite("select key from users order by key;")
-        withKnownIssue("the row stays under the intermediate key 'first' and 'second' is created anew (docs/reliability-soak.md)") {
+        withKnownIssue("the row stays under the intermediate key 'first' and 'second' is created anew (docs/reliability.md (soak))") {
             #expect(keys == "second\n\(Fixtures.personUID(2))\n\(Fixtures.personUID(3))\n")
         }
     }
@@ -465,7 +465,7 @@ struct SoakFailure: Error, CustomStringConvertible {
         try environment.server.modify(ldif: "dn: uid=first,ou=people,\(environment.server.configuration.suffix)\nchangetype: delete\n")
         #expect(try environment.ldapsync(["run"]).status == 0)
         let row = try environment.sqlite("select key, active from users where key = 'first';")
-        withKnownIssue("the row 'first' stays active: the run deactivates the state's old key, which the app no longer has (docs/reliability-soak.md)") {
+        withKnownIssue("the row 'first' stays active: the run deactivates the state's old key, which the app no longer has (docs/reliability.md (soak))") {
             #expect(row == "first|0\n")
         }
     }
@@ -473,7 +473,7 @@ struct SoakFailure: Error, CustomStringConvertible {
     /// The simple form of finding 3: a membership removed in LDAP, a run killed after its
     /// app commit, then the membership added back. This form converges; the soak's case
     /// (LDAPSYNC_SOAK_KNOWN_BUGS=1 LDAPSYNC_SOAK_SEED=7007 LDAPSYNC_SOAK_ROUNDS=136, where the
-    /// membership stays lost) differs in a way not yet isolated (docs/reliability-soak.md).
+    /// membership stays lost) differs in a way not yet isolated (docs/reliability.md (soak)).
     @Test func aMembershipUndoneAfterACrashAfterTheAppCommitIsInTheApp() throws {
         let environment = try CLIEnvironment(people: 3)
         let suffix = environment.server.configuration.suffix
