@@ -72,10 +72,11 @@ let package = Package(
         // libFuzzer targets (make fuzz, docs/reliability.md). Built with -DLIBFUZZER and
         // -sanitize=fuzzer they are fuzzers; in a plain build they replay the input files
         // (or corpus directories) given as arguments.
-        .executableTarget(name: "FuzzDirectoryModel", dependencies: ["DirectoryModel"]),
-        .executableTarget(name: "FuzzConfig", dependencies: ["SyncConfig"]),
-        .executableTarget(name: "FuzzJSON", dependencies: ["SyncEngine", "DirectoryModel"]),
-        .executableTarget(name: "FuzzRecords", dependencies: ["SyncRunner", "StateStore", "DirectoryModel"]),
+        .target(name: "FuzzSupport"),
+        .executableTarget(name: "FuzzDirectoryModel", dependencies: ["DirectoryModel", "FuzzSupport"]),
+        .executableTarget(name: "FuzzConfig", dependencies: ["SyncConfig", "FuzzSupport"]),
+        .executableTarget(name: "FuzzJSON", dependencies: ["SyncEngine", "DirectoryModel", "FuzzSupport"]),
+        .executableTarget(name: "FuzzRecords", dependencies: ["SyncRunner", "StateStore", "DirectoryModel", "FuzzSupport"]),
         .testTarget(name: "DirectoryModelTests", dependencies: ["DirectoryModel"]),
         .testTarget(name: "LDAPClientTests", dependencies: ["LDAPClient", "SlapdSupport", "SambaSupport", "DirectoryModel"]),
         .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "DirectoryModel"]),

@@ -10,13 +10,10 @@
 //   2  LDAP → app: LDAP values (the rest split on NUL) that the transform accepts give an
 //      app text that goes to LDAP and back to the very same text.
 // A broken property is a fatalError, which libFuzzer reports as a crash with the input.
+import FuzzSupport
 import DirectoryModel
 import Foundation
 import SyncEngine
-
-func expect(_ condition: Bool, _ message: @autoclosure () -> String) {
-    if !condition { fatalError("property broken: \(message())") }
-}
 
 func check(_ input: [UInt8]) {
     guard let selector = input.first else { return }
@@ -82,17 +79,8 @@ public func fuzzTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt
     return 0
 }
 #else
-/// Without libFuzzer (a plain `swift build`): checks the files named as arguments, and
-/// every file in a directory named (a corpus).
+/// Without libFuzzer: replays the files and corpus directories named as arguments.
 @main struct ReplayInputs {
-    static func main() throws {
-        for path in CommandLine.arguments.dropFirst() {
-            var isDirectory: ObjCBool = false
-            _ = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
-            let files = isDirectory.boolValue
-                ? try FileManager.default.contentsOfDirectory(atPath: path).sorted().map { path + "/" + $0 } : [path]
-            for file in files { check(Array(try Data(contentsOf: URL(fileURLWithPath: file)))) }
-        }
-    }
+    static func main() throws { try CorpusReplay.run(check) }
 }
 #endif

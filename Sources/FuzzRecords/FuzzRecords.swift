@@ -9,16 +9,13 @@
 //      AppChangeRecords (SyncRunner): decoding the re-encoded record gives the same record
 //      (their encoders sort sets and dictionaries, so the bytes may differ).
 // A broken property is a fatalError, which libFuzzer reports as a crash with the input.
+import FuzzSupport
 import DirectoryModel
 import StateStore
 @testable import SyncRunner
 #if !LIBFUZZER
 import Foundation
 #endif
-
-func expect(_ condition: Bool, _ message: @autoclosure () -> String) {
-    if !condition { fatalError("property broken: \(message())") }
-}
 
 /// `decode(encode(decode(bytes))) == decode(bytes)` whenever `bytes` decodes.
 func roundTrip<Record: Equatable>(_ name: String, _ bytes: [UInt8],
@@ -59,17 +56,8 @@ public func fuzzTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt
     return 0
 }
 #else
-/// Without libFuzzer (a plain `swift build`): checks the files named as arguments, and
-/// every file in a directory named (a corpus).
+/// Without libFuzzer: replays the files and corpus directories named as arguments.
 @main struct ReplayInputs {
-    static func main() throws {
-        for path in CommandLine.arguments.dropFirst() {
-            var isDirectory: ObjCBool = false
-            _ = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
-            let files = isDirectory.boolValue
-                ? try FileManager.default.contentsOfDirectory(atPath: path).sorted().map { path + "/" + $0 } : [path]
-            for file in files { check(Array(try Data(contentsOf: URL(fileURLWithPath: file)))) }
-        }
-    }
+    static func main() throws { try CorpusReplay.run(check) }
 }
 #endif
