@@ -43,11 +43,36 @@ public protocol AppStore: AnyObject {
     /// configured, is set to the current UTC time on every row written.
     func apply(_ changes: [AppChange]) throws
     /// Applies the batches `next` returns, until it returns nil, in ONE transaction: all
-    /// or nothing, like ``apply(_:)``, without holding every change in memory.
-    func apply(streaming next: () throws -> [AppChange]?) throws
+    /// or nothing, like ``apply(_:)``, without holding every change in memory. With a
+    /// `mark`, the same transaction records that this run committed (``committedRun(of:)``).
+    func apply(streaming next: () throws -> [AppChange]?, mark: CommitMark?) throws
+    /// The run whose transaction for this directory committed last (its ``CommitMark``),
+    /// nil when none did. A run that died between its app commit and its state commit
+    /// is recognized by it (SPEC I1).
+    func committedRun(of directory: String) throws -> String?
     /// Checks that the tables and columns exist with usable types; the error names what
     /// is missing.
     func validateSchema() throws
     /// Creates the default tables when missing (`ldapsync init`).
     func createDefaultSchema() throws
+}
+
+/// Written in the app transaction itself: which run of which directory committed it, in
+/// the table ``CommitMark/table`` (one row per directory).
+public struct CommitMark: Sendable, Hashable {
+    public var directory: String
+    public var runID: String
+    public init(directory: String, runID: String) {
+        self.directory = directory
+        self.runID = runID
+    }
+
+    /// `ldapsync_commits (directory TEXT PRIMARY KEY, run_id TEXT, committed_at TEXT)`.
+    public static let table = "ldapsync_commits"
+}
+
+extension AppStore {
+    public func apply(streaming next: () throws -> [AppChange]?) throws {
+        try apply(streaming: next, mark: nil)
+    }
 }

@@ -179,15 +179,22 @@ public final class SQLiteAppStore: AppStore {
         try apply(streaming: {
             defer { delivered = true }
             return delivered ? nil : changes
-        }, count: changes.count)
+        }, count: changes.count, mark: nil)
     }
 
-    public func apply(streaming next: () throws -> [AppChange]?) throws {
-        try apply(streaming: next, count: nil)
+    public func apply(streaming next: () throws -> [AppChange]?, mark: CommitMark?) throws {
+        try apply(streaming: next, count: nil, mark: mark)
+    }
+
+    public func committedRun(of directory: String) throws -> String? {
+        try reading("read \(CommitMark.table)") { db in
+            guard try db.tableExists(CommitMark.table) else { return nil }
+            return try String.fetchOne(db, sql: "SELECT run_id FROM \(CommitMark.table) WHERE directory = ?", arguments: [directory])
+        }
     }
 
     /// One transaction over every batch `next` returns until it returns nil.
-    private func apply(streaming next: () throws -> [AppChange]?, count: Int?) throws {
+    private func apply(streaming next: () throws -> [AppChange]?, count: Int?, mark: CommitMark?) throws {
         let now = Self.iso8601UTC(secondsSince1970: Int64(Date().timeIntervalSince1970.rounded(.down)))
         var applied = 0
         try entering {
@@ -203,6 +210,16 @@ public final class SQLiteAppStore: AppStore {
                             }
                             applied += 1
                         }
+                    }
+                    if let mark {
+                        try db.execute(sql: """
+                            CREATE TABLE IF NOT EXISTS \(CommitMark.table) (directory TEXT PRIMARY KEY NOT NULL, \
+                            run_id TEXT NOT NULL, committed_at TEXT NOT NULL)
+                            """)
+                        try db.execute(sql: """
+                            INSERT INTO \(CommitMark.table) (directory, run_id, committed_at) VALUES (?, ?, ?) \
+                            ON CONFLICT(directory) DO UPDATE SET run_id = excluded.run_id, committed_at = excluded.committed_at
+                            """, arguments: [mark.directory, mark.runID, now])
                     }
                     return .commit
                 }

@@ -126,6 +126,13 @@ public final class Environment {
         throw error
     }
 
+    /// Flushes every committed write to disk (`mdb_env_sync` with force), also in an
+    /// environment opened with `durable: false`: its scratch data then survives a system
+    /// crash from this point on.
+    public func sync() throws {
+        try check(mdb_env_sync(handle, 1), "mdb_env_sync", path: path)
+    }
+
     /// The current size of the memory map in bytes.
     public var mapSize: Int {
         get throws {

@@ -55,6 +55,15 @@ public struct UserSnapshot: Sendable, Hashable {
         self.init(dn: user.dn, dnKey: user.dnKey, key: user.key, values: user.values, memberOf: user.memberOf, timestamp: user.timestamp)
     }
 
+    /// This snapshot with the agreed values of `attributes` taken from `previous` (absent
+    /// where `previous` has none): a write-back that failed or may not have reached LDAP
+    /// leaves those attributes agreed as they were, so the app's edit is merged again.
+    public func keepingAgreed(_ attributes: Set<AttributeName>, from previous: UserSnapshot?) -> UserSnapshot {
+        var result = self
+        for attribute in attributes { result.values[attribute] = previous?.values[attribute] }
+        return result
+    }
+
     /// The user as the directory held it at the snapshot.
     public func directoryUser(id: [UInt8]) -> DirectoryUser {
         DirectoryUser(id: id, dn: dn, dnKey: dnKey, key: key, values: values, memberOf: memberOf, timestamp: timestamp)

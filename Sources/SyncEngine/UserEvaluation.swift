@@ -285,6 +285,14 @@ public enum UserEvaluation {
         return false
     }
 
+    /// Whether LDAP's `values` of `attribute` are `agreed` (values in the snapshot's form):
+    /// how the run after a crash tells whether a write-back reached LDAP.
+    public static func ldapHolds(_ values: [[UInt8]], agreed: [[UInt8]], attribute: AttributeName, policy: SyncPolicy) -> Bool {
+        guard let mapped = policy.attributes.first(where: { $0.ldap == attribute }) else { return values == agreed }
+        let settings = AttributeMerge.Settings(multiValued: mapped.kind == .multiText, caseInsensitive: mapped.caseInsensitive)
+        return AttributeMerge.equal(comparable(values, mapped), agreed, settings)
+    }
+
     /// The LDAP values as the app can hold them: through the transform's canonical form,
     /// and for a single-valued mapping only the first value (the one the app gets), so a
     /// second value in LDAP is never taken for an app edit.

@@ -42,6 +42,11 @@ final class DirectoryRun {
     private var retryChanges: [[UInt8]: RetryRecord?] = [:]
     private var deactivationMarks: [String: Bool] = [:]
     private var retrySet: [[UInt8]: RetryRecord] = [:]
+    /// Write-back values of a run that died before its commit: agreed only if LDAP holds
+    /// them (``settleInDoubt``); these users are decided again in this run.
+    private var inDoubt: [[UInt8]: InDoubtRecord] = [:]
+    /// The cursor record as this run read it (for ``InflightRecord/cursorBefore``).
+    private var cursorBytesAtStart: [UInt8]?
     /// Stored manual conflicts by user key, and the changes to them this run makes.
     private var storedConflicts: [String: [ConflictRecord]] = [:]
     private var conflictChanges: [[UInt8]: ConflictRecord?] = [:]
@@ -74,9 +79,11 @@ final class DirectoryRun {
         var dn: String
         var key: String
         var changes: [LDAPAttributeChange]
-        /// The snapshot before this run: put back when the write fails, so the edit is
+        /// The snapshot before this run, and the one this run agrees on: when the write
+        /// fails, the written attributes keep their previous agreed values, so the edit is
         /// merged again next run (I3).
         var previous: UserSnapshot?
+        var agreed: UserSnapshot
     }
 
     init(configuration: Configuration, directory: DirectoryConfiguration, state: SyncState?, app: any AppStore,
@@ -135,17 +142,6 @@ final class DirectoryRun {
         } catch {
             throw RunError.configuration("directories.\(directory.name).timestamp.pattern: \(error)")
         }
-        let stored = try state?.cursor(directory.name)
-        var items = PolicyBuilder.mappingItems(configuration, directory: directory)
-        // The snapshot must hold every user's account state before incremental runs rely on it.
-        if directory.users.accountState != .off { items.insert("attribute:\(AccountStateMode.attribute.folded)") }
-        let newItems = stored.map { items.subtracting($0.mappingItems) } ?? []
-        let since = try readStart(stored: stored, newItems: newItems)
-        summary.full = since == nil
-        summary.cursorBefore = stored?.cursor.map(displayCursor)
-        summary.cursorBeforeTime = stored?.cursor
-        if let reason = summary.fullReason, summary.full { output("\(directory.name): full run: \(reason)") }
-
         let connection = try DirectorySession.connect(directory, configurationFile: configuration.sourcePath, logger: logger)
         readConnection = connection
         let schema: Schema?
@@ -161,14 +157,31 @@ final class DirectoryRun {
         }
         policy.explain = options.dryRun
         if !options.dryRun {
-            try state?.discardStaged(directory.name)
             do {
                 audit = try AuditLog(path: configuration.audit.path)
             } catch {
                 throw RunError.configuration("audit.path: \(error)")
             }
+            try recoverDeadRun()
+        } else if let dead = try state?.inflightRun(directory.name) {
+            output("\(directory.name): run \(dead.runID) stopped before its state commit; the next run completes or drops it first, and this plan does not show that")
         }
+
+        // After the recovery: it may have moved the cursor.
+        let stored = try state?.cursor(directory.name)
+        cursorBytesAtStart = try state?.cursorBytes(directory.name)
+        var items = PolicyBuilder.mappingItems(configuration, directory: directory)
+        // The snapshot must hold every user's account state before incremental runs rely on it.
+        if directory.users.accountState != .off { items.insert("attribute:\(AccountStateMode.attribute.folded)") }
+        let newItems = stored.map { items.subtracting($0.mappingItems) } ?? []
+        let since = try readStart(stored: stored, newItems: newItems)
+        summary.full = since == nil
+        summary.cursorBefore = stored?.cursor.map(displayCursor)
+        summary.cursorBeforeTime = stored?.cursor
+        if let reason = summary.fullReason, summary.full { output("\(directory.name): full run: \(reason)") }
+
         retrySet = try state?.retrySet(directory.name) ?? [:]
+        inDoubt = try state?.inDoubtWrites(directory.name) ?? [:]
         for conflict in try state?.conflicts(directory.name) ?? [] { storedConflicts[conflict.key, default: []].append(conflict) }
 
         let readStart = clock.now
@@ -190,35 +203,6 @@ final class DirectoryRun {
             printPlanCounts()
             return
         }
-        CrashPoint.reach("before-app-apply")
-        if stagedAppBatches > 0 {
-            do {
-                var sequence: UInt64 = 0
-                var applying = PhaseProgress(progress, directory: directory.name, phase: .applyingToApp, total: stagedAppChanges)
-                defer { applying.finish() }
-                try app.apply(streaming: {
-                    defer { sequence += 1 }
-                    let batch = try state.stagedAppChanges(directory.name, sequence: sequence)
-                    // A batch handed over is one the transaction is about to write.
-                    if let batch { applying.advance(by: batch.count) }
-                    return batch
-                })
-                try auditAppChanges(state, outcome: .success, message: nil)
-            } catch {
-                // Nothing was written to the app (one transaction): nothing is committed,
-                // the cursor stays, and the next run redoes the work.
-                summary.failures.append(RunFailure(.appWriteFailed, key: nil, dn: nil, message: "the app store transaction failed and was rolled back: \(error)"))
-                try auditAppChanges(state, outcome: .failure, message: "\(error)")
-                try flushAudit()
-                try state.discardStaged(directory.name)
-                return
-            }
-        }
-        CrashPoint.reach("after-app-commit")
-        try writeBack()
-        try flushAudit()
-        CrashPoint.reach("after-ldap-writes")
-
         let newCursor = nextCursor(stored: stored?.cursor)
         summary.cursorAfter = newCursor.map(displayCursor)
         summary.cursorAfterTime = newCursor
@@ -231,15 +215,107 @@ final class DirectoryRun {
                                          mappingItems: (stored?.mappingItems ?? []).union(items))
         }
         commit.groups = groupChanges.records
-        commit.retry = retryChanges
         commit.deactivated = deactivationMarks
         commit.conflicts = conflictChanges
+        commit.retry = retryChanges
+        // Two-phase commit (SPEC I1): before anything is written, everything this run
+        // will commit is staged and flushed, and the run is recorded as in flight.
+        if stagedAppBatches > 0 || !ldapWrites.isEmpty {
+            var writes: [[UInt8]: InDoubtRecord] = [:]
+            for write in ldapWrites {
+                var values: [AttributeName: [[UInt8]]] = [:]
+                for change in write.changes { values[change.attribute] = write.agreed.values[change.attribute] ?? [] }
+                writes[write.id] = InDoubtRecord(runID: runID, dn: write.dn, key: write.key, values: values)
+            }
+            try state.stageCommit(commit, inDoubt: writes)
+            try state.prepare(directory.name, InflightRecord(runID: runID, writesApp: stagedAppBatches > 0, cursorBefore: cursorBytesAtStart))
+        }
+        CrashPoint.reach("before-app-apply")
+        if stagedAppBatches > 0 {
+            do {
+                var sequence: UInt64 = 0
+                var applying = PhaseProgress(progress, directory: directory.name, phase: .applyingToApp, total: stagedAppChanges)
+                defer { applying.finish() }
+                try app.apply(streaming: {
+                    defer { sequence += 1 }
+                    let batch = try state.stagedAppChanges(directory.name, sequence: sequence)
+                    // A batch handed over is one the transaction is about to write.
+                    if let batch { applying.advance(by: batch.count) }
+                    return batch
+                }, mark: CommitMark(directory: directory.name, runID: runID))
+                try auditAppChanges(state, outcome: .success, message: nil)
+            } catch {
+                // Nothing was written to the app (one transaction): nothing is committed,
+                // the cursor stays, and the next run redoes the work.
+                summary.failures.append(RunFailure(.appWriteFailed, key: nil, dn: nil, message: "the app store transaction failed and was rolled back: \(error)"))
+                try auditAppChanges(state, outcome: .failure, message: "\(error)")
+                try flushAudit()
+                try state.dropInflight(directory.name)
+                return
+            }
+        }
+        CrashPoint.reach("after-app-commit")
+        try writeBack()
+        try flushAudit()
+        CrashPoint.reach("after-ldap-writes")
+
+        commit.retry = retryChanges
         summary.durationSeconds = seconds(clock.now - start)
         commit.run = RunRecord(directory: directory.name, started: started,
                                durationMilliseconds: Int(summary.durationSeconds * 1000),
                                exitCode: summary.failures.isEmpty && summary.pendingConflicts == 0 ? 0 : 1,
                                full: summary.full, counts: summary.counts)
         try state.commit(commit)
+    }
+
+    /// A run that died after preparing its commit (SPEC I1): if its app transaction
+    /// committed (its ``CommitMark``, or it had no app changes), its commit is completed
+    /// from the staging area, with its write-back values in doubt until LDAP is read;
+    /// otherwise nothing of it was written anywhere and what it staged is dropped.
+    private func recoverDeadRun() throws {
+        guard let state else { return }
+        guard let dead = try state.inflightRun(directory.name) else {
+            try state.discardStaged(directory.name)
+            return
+        }
+        let appCommitted = try !dead.writesApp || app.committedRun(of: directory.name) == dead.runID
+        guard appCommitted else {
+            logger.notice("run \(dead.runID) stopped before its app transaction committed: nothing of it was written; its staged changes are dropped")
+            try state.dropInflight(directory.name)
+            return
+        }
+        guard try state.hasStagedCommit(directory.name) else {
+            // The staging area was removed or damaged after the run died: its commit
+            // cannot be completed, and only a full run re-reads everything.
+            output("\(directory.name): run \(dead.runID) stopped after writing the app store, and what it staged (\(configuration.statePath)/staging) is lost: the cursor is cleared and this run reads everything")
+            try state.setCursor(directory.name, to: nil)
+            try state.dropInflight(directory.name)
+            return
+        }
+        output("\(directory.name): completing the state commit of run \(dead.runID), which stopped after writing the app store")
+        logger.notice("completing the state commit of a run that stopped after its app transaction", metadata: ["sync.deadRun": "\(dead.runID)"])
+        if dead.writesApp {
+            try auditAppChanges(state, outcome: .success,
+                                message: "recorded on recovery: run \(dead.runID) committed this change and stopped before its state commit (its own line may be there too)")
+            try flushAudit()
+        }
+        try state.commitStaged(directory.name, recovering: dead)
+    }
+
+    /// A user a dead run wrote back to, with values in doubt: those LDAP holds now are
+    /// agreed (the write reached LDAP, or LDAP got the same values otherwise); the others
+    /// keep the previous agreed values, so the app's edit is merged again.
+    private func settleInDoubt(_ record: InDoubtRecord, user: DirectoryUser, snapshot: inout UserSnapshot) {
+        for (attribute, values) in record.values
+        where UserEvaluation.ldapHolds(user.values[attribute] ?? [], agreed: values, attribute: attribute, policy: policy) {
+            snapshot.values[attribute] = values
+            appendAudit(AuditRecord(time: wallClock(), runID: runID, side: .ldap, operation: "modify", directory: directory.name,
+                                    key: user.key, dn: user.dn,
+                                    attributes: [AuditAttribute(name: attribute.description, new: ["<as LDAP holds it>"],
+                                                                sensitive: policy.attributes.first { $0.ldap == attribute }?.sensitive ?? false)],
+                                    outcome: .success,
+                                    message: "recorded on recovery: run \(record.runID) wrote this and stopped before its state commit (its own line may be there too)"))
+        }
     }
 
     /// nil: a full run. Otherwise the `>=` bound of SPEC I2.
@@ -469,7 +545,7 @@ final class DirectoryRun {
 
         // Users not fetched whose groups changed, and the retry set (I3): read them again.
         guard options.only.isEmpty else { return }
-        var again: Set<[UInt8]> = Set(retrySet.keys)
+        var again: Set<[UInt8]> = Set(retrySet.keys).union(inDoubt.keys)
         for reference in affected {
             let id: [UInt8]?
             switch reference {
@@ -625,7 +701,11 @@ final class DirectoryRun {
             keyClaims[user.key] = (user.id, user.dn)
             claimedKeys[user.id] = user.key
             decided.insert(user.id)
-            let snapshot = snapshots[user.id]
+            var snapshot = snapshots[user.id]
+            if let record = inDoubt[user.id], var base = snapshot {
+                settleInDoubt(record, user: user, snapshot: &base)
+                snapshot = base
+            }
             let previousKey = snapshot.flatMap { $0.key != user.key ? $0.key : nil }
             let current = appUsers[user.key]
             let appKey = current != nil || previousKey == nil ? user.key : previousKey!
@@ -644,7 +724,7 @@ final class DirectoryRun {
                 agreed.values = plan.agreed
                 stagedBatch.append((user.id, agreed))
                 if !plan.ldapChanges.isEmpty, !options.dryRun {
-                    ldapWrites.append(LDAPWrite(id: user.id, dn: user.dn, key: user.key, changes: plan.ldapChanges, previous: snapshot))
+                    ldapWrites.append(LDAPWrite(id: user.id, dn: user.dn, key: user.key, changes: plan.ldapChanges, previous: snapshot, agreed: agreed))
                 }
             } catch {
                 fail(.valueInvalid, id: user.id, key: user.key, dn: user.dn, error.message)
@@ -1027,7 +1107,9 @@ final class DirectoryRun {
 
     private func restorePrevious(_ writes: [LDAPWrite], _ state: SyncState) throws {
         guard !writes.isEmpty else { return }
-        try state.stage(directory.name, users: writes.map { ($0.id, $0.previous) })
+        try state.stage(directory.name, users: writes.map { write in
+            (write.id, write.agreed.keepingAgreed(Set(write.changes.map(\.attribute)), from: write.previous))
+        })
     }
 
     private func modifications(_ changes: [LDAPAttributeChange]) -> [Modification] {

@@ -201,6 +201,53 @@ enum StateRecords {
         return ConflictRecord(key: key, attribute: attribute, ldap: ldap, app: app, resolution: resolution, since: since)
     }
 
+    // MARK: Two-phase commit (SPEC I1)
+
+    static func encode(_ inflight: InflightRecord) -> [UInt8] {
+        var writer = ByteWriter(capacity: 64)
+        writer.writeByte(version)
+        writer.writeLengthPrefixed(inflight.runID)
+        writer.writeByte(inflight.writesApp ? 1 : 0)
+        if let cursor = inflight.cursorBefore {
+            writer.writeByte(1)
+            writer.writeLengthPrefixed(cursor)
+        } else {
+            writer.writeByte(0)
+        }
+        return writer.bytes
+    }
+
+    static func decodeInflight(_ bytes: [UInt8]) throws(RecordDecodingError) -> InflightRecord {
+        var reader = ByteReader(bytes)
+        try expectVersion(&reader)
+        let runID = try reader.readLengthPrefixedString()
+        let writesApp = try reader.readByte() == 1
+        let cursor = try reader.readByte() == 1 ? try reader.readLengthPrefixedBytes() : nil
+        try reader.expectEnd()
+        return InflightRecord(runID: runID, writesApp: writesApp, cursorBefore: cursor)
+    }
+
+    static func encode(_ record: InDoubtRecord) -> [UInt8] {
+        var writer = ByteWriter(capacity: 128)
+        writer.writeByte(version)
+        writer.writeLengthPrefixed(record.runID)
+        writer.writeLengthPrefixed(record.dn)
+        writer.writeLengthPrefixed(record.key)
+        writeValues(record.values, to: &writer)
+        return writer.bytes
+    }
+
+    static func decodeInDoubt(_ bytes: [UInt8]) throws(RecordDecodingError) -> InDoubtRecord {
+        var reader = ByteReader(bytes)
+        try expectVersion(&reader)
+        let runID = try reader.readLengthPrefixedString()
+        let dn = try reader.readLengthPrefixedString()
+        let key = try reader.readLengthPrefixedString()
+        let values = try readValues(&reader)
+        try reader.expectEnd()
+        return InDoubtRecord(runID: runID, dn: dn, key: key, values: values)
+    }
+
     // MARK: Pieces
 
     private static func expectVersion(_ reader: inout ByteReader) throws(RecordDecodingError) {
@@ -254,6 +301,29 @@ struct CursorRecord: Sendable, Equatable {
     /// The mapping items the snapshot covers (attributes, group rules, scopes); a new
     /// item forces one full run (SPEC §4).
     var mappingItems: Set<String>
+}
+
+/// A run that prepared its commit (SPEC I1): everything it will commit is staged and
+/// flushed, and it is about to write the app store and LDAP. Its state commit removes the
+/// record; a record found at the start of a run names a run that died in between.
+struct InflightRecord: Sendable, Equatable {
+    var runID: String
+    /// false: the run had no app changes, only LDAP writes (nothing to find in the app).
+    var writesApp: Bool
+    /// The directory's cursor record (its bytes) when the run read it: on recovery the
+    /// dead run's cursor is taken only if the cursor is still this one (not set or
+    /// cleared by an administrator since).
+    var cursorBefore: [UInt8]?
+}
+
+/// Write-back values a run sent, or was about to send, when it died: whether they reached
+/// LDAP is decided when the next run reads the entry (LDAP holds them, or not).
+struct InDoubtRecord: Sendable, Equatable {
+    var runID: String
+    var dn: String
+    var key: String
+    /// The values the run wrote, in the snapshot's (agreed) form, by LDAP attribute.
+    var values: [AttributeName: [[UInt8]]]
 }
 
 /// A manual conflict waiting for an administrator (`ldapsync conflicts`).

@@ -25,11 +25,17 @@ final class SyncState {
     private let deactivated: Database
     private let runs: Database
     private let conflicts: Database
+    /// A run that prepared its commit and has not committed yet, by directory (SPEC I1).
+    private let inflight: Database
+    /// Write-back values of a run that died before its commit (``InDoubtRecord``).
+    private let inDoubt: Database
     /// The scratch environment of a run (nil for the commands that only read or set the
     /// cursor).
     private let staging: Environment?
     private let pending: Database?
     private let pendingApp: Database?
+    /// The rest of the commit (cursor, groups, retry set, marks, conflicts, run record).
+    private let pendingCommit: Database?
 
     /// - Parameter staging: open the scratch environment a run stages into.
     init(path: String, staging: Bool = false) throws {
@@ -43,15 +49,19 @@ final class SyncState {
         deactivated = try environment.database(named: "deactivated")
         runs = try environment.database(named: "runs")
         conflicts = try environment.database(named: "conflicts")
+        inflight = try environment.database(named: "inflight")
+        inDoubt = try environment.database(named: "inDoubt")
         if staging {
             let scratch = try SyncState.openStaging(path + "/staging")
             self.staging = scratch
             pending = try scratch.database(named: "pending")
             pendingApp = try scratch.database(named: "pendingApp")
+            pendingCommit = try scratch.database(named: "pendingCommit")
         } else {
             self.staging = nil
             pending = nil
             pendingApp = nil
+            pendingCommit = nil
         }
     }
 
@@ -66,10 +76,15 @@ final class SyncState {
     }
 
     private func scratch() throws -> (Environment, Database, Database) {
-        guard let staging, let pending, let pendingApp else {
+        let (staging, pending, pendingApp, _) = try scratchAll()
+        return (staging, pending, pendingApp)
+    }
+
+    private func scratchAll() throws -> (Environment, Database, Database, Database) {
+        guard let staging, let pending, let pendingApp, let pendingCommit else {
             throw StateCorruption(what: "the staging area", reason: "not opened for this command")
         }
-        return (staging, pending, pendingApp)
+        return (staging, pending, pendingApp, pendingCommit)
     }
 
     static func prefix(_ directory: String) -> [UInt8] { Array(directory.utf8) + [0] }
@@ -288,10 +303,11 @@ final class SyncState {
 
     /// Drops what an earlier run staged but never committed.
     func discardStaged(_ directory: String) throws {
-        let (staging, pending, pendingApp) = try scratch()
+        let (staging, pending, pendingApp, pendingCommit) = try scratchAll()
         try staging.write { txn in
             _ = try txn.removeAll(in: pending, range: .prefix(Self.prefix(directory)))
             _ = try txn.removeAll(in: pendingApp, range: .prefix(Self.prefix(directory)))
+            _ = try txn.removeAll(in: pendingCommit, range: .prefix(Self.prefix(directory)))
         }
     }
 
@@ -311,68 +327,223 @@ final class SyncState {
     /// Moves the staged users into place and writes the cursor, groups, retry set,
     /// deactivation marks and the run record, all in one transaction (SPEC I1).
     func commit(_ commit: Commit) throws {
+        try stageCommit(commit, inDoubt: [:])
+        try commitStaged(commit.directory, recovering: nil)
+    }
+
+    // MARK: Two-phase commit (SPEC I1)
+    //
+    // A run that writes the app store or LDAP first stages everything it will commit
+    // (``stageCommit(_:inDoubt:)``), flushes the staging area and records itself as in
+    // flight (``prepare(_:_:)``, durable); its app transaction records its run id
+    // (`CommitMark`). If it dies before its state commit, the next run finds the record:
+    // the app transaction committed → the dead run's commit is completed from the staging
+    // area (``commitStaged(_:recovering:)``), with its write-back values in doubt;
+    // otherwise nothing was written anywhere and the staged data is dropped.
+
+    /// Tags of the commit parts in `pendingCommit` (after the directory prefix).
+    private enum Part: UInt8 {
+        case cursor = 0x63, group = 0x67, retry = 0x72, deactivated = 0x64, conflict = 0x78, run = 0x6E, inDoubt = 0x69, complete = 0x7A
+    }
+
+    private static func partKey(_ directory: String, _ part: Part, _ bytes: [UInt8] = []) -> [UInt8] {
+        prefix(directory) + [part.rawValue] + bytes
+    }
+
+    /// Stages the commit's parts and the write-back values that will be in doubt until
+    /// the commit, replacing whatever parts were staged before.
+    func stageCommit(_ commit: Commit, inDoubt records: [[UInt8]: InDoubtRecord]) throws {
         let directory = commit.directory
-        let prefix = Self.prefix(directory)
-        let (staging, pending, _) = try scratch()
-        // Leftovers are harmless: every run discards what is staged before it starts.
-        defer { try? discardStaged(directory) }
-        try environment.write { txn in
-            // In chunks, so memory holds 1,000 staged records at a time, not the run's.
-            let all = KeyRange.prefix(prefix)
-            var from = all.lowerBound
-            while true {
-                let staged: [([UInt8], [UInt8])] = try staging.read { scratchTxn in
-                    var chunk: [([UInt8], [UInt8])] = []
-                    try scratchTxn.forEach(in: pending, range: KeyRange(from: from, to: all.upperBound)) { key, value in
-                        chunk.append((key, value))
-                        return chunk.count < 1_000 ? .continue : .stop
-                    }
-                    return chunk
-                }
-                for (key, record) in staged {
-                    try applyStaged(directory, id: Array(key.dropFirst(prefix.count)), record: record, &txn)
-                }
-                guard let last = staged.last?.0, staged.count == 1_000 else { break }
-                from = last + [0]
+        let (staging, _, _, pendingCommit) = try scratchAll()
+        func optional(_ bytes: [UInt8]?) -> [UInt8] { bytes.map { [1] + $0 } ?? [0] }
+        try staging.write { txn in
+            _ = try txn.removeAll(in: pendingCommit, range: .prefix(Self.prefix(directory)))
+            if let cursor = commit.cursor {
+                try txn.put(StateRecords.encode(cursor), forKey: Self.partKey(directory, .cursor), in: pendingCommit)
             }
             for (id, group) in commit.groups {
-                if let group { try txn.put(StateRecords.encode(group), forKey: Self.key(directory, id), in: groups) }
-                else { _ = try txn.delete(Self.key(directory, id), in: groups) }
+                try txn.put(optional(group.map(StateRecords.encode)), forKey: Self.partKey(directory, .group, id), in: pendingCommit)
             }
             for (id, record) in commit.retry {
-                if let record { try txn.put(StateRecords.encode(record), forKey: Self.key(directory, id), in: retry) }
-                else { _ = try txn.delete(Self.key(directory, id), in: retry) }
+                try txn.put(optional(record.map(StateRecords.encode)), forKey: Self.partKey(directory, .retry, id), in: pendingCommit)
             }
             for (appKey, isDeactivated) in commit.deactivated {
-                if isDeactivated { try txn.put([1], forKey: Self.key(directory, appKey), in: deactivated) }
-                else { _ = try txn.delete(Self.key(directory, appKey), in: deactivated) }
+                try txn.put([isDeactivated ? 1 : 0], forKey: Self.partKey(directory, .deactivated, Array(appKey.utf8)), in: pendingCommit)
             }
             for (recordKey, record) in commit.conflicts {
-                if let record { try txn.put(StateRecords.encode(record), forKey: recordKey, in: conflicts) }
-                else { _ = try txn.delete(recordKey, in: conflicts) }
-            }
-            if let cursor = commit.cursor {
-                try txn.put(StateRecords.encode(cursor), forKey: Self.key(directory, ""), in: cursors)
+                try txn.put(optional(record.map(StateRecords.encode)), forKey: Self.partKey(directory, .conflict, recordKey), in: pendingCommit)
             }
             if let run = commit.run {
-                // Keyed by start time (big-endian) so iteration is chronological.
-                var key = withUnsafeBytes(of: UInt64(bitPattern: run.started.seconds).bigEndian) { Array($0) }
-                key += withUnsafeBytes(of: UInt32(bitPattern: run.started.nanoseconds).bigEndian) { Array($0) }
-                try txn.put(StateRecords.encode(run), forKey: key + Array(directory.utf8), in: runs)
-                // Keep the last 1,000 runs.
-                let count = try txn.count(in: runs)
-                if count > 1000 {
-                    var excess = count - 1000
-                    _ = try txn.removeAll(in: runs, range: .all) { _, _ in
-                        defer { excess -= 1 }
-                        return excess > 0
-                    }
-                }
+                try txn.put(StateRecords.encode(run), forKey: Self.partKey(directory, .run), in: pendingCommit)
+            }
+            for (id, record) in records {
+                try txn.put(StateRecords.encode(record), forKey: Self.partKey(directory, .inDoubt, id), in: pendingCommit)
+            }
+            try txn.put([1], forKey: Self.partKey(directory, .complete), in: pendingCommit)
+        }
+    }
+
+    /// Flushes the staging area to disk, then records the run as in flight (durably):
+    /// from here on, a crash leaves what the next run needs to finish or drop it.
+    func prepare(_ directory: String, _ record: InflightRecord) throws {
+        let (staging, _, _, _) = try scratchAll()
+        try staging.sync()
+        try environment.write { txn in
+            try txn.put(StateRecords.encode(record), forKey: Self.key(directory, ""), in: inflight)
+        }
+    }
+
+    /// The run of this directory that prepared its commit and never made it, if any.
+    func inflightRun(_ directory: String) throws -> InflightRecord? {
+        try environment.read { txn in
+            try txn.get(Self.key(directory, ""), in: inflight).map { bytes in
+                try decode("in-flight run of \(directory)") { try StateRecords.decodeInflight(bytes) }
             }
         }
     }
 
-    private func applyStaged(_ directory: String, id: [UInt8], record: [UInt8], _ txn: inout WriteTransaction) throws {
+    /// Forgets an in-flight run whose app transaction never committed (nothing of it was
+    /// written anywhere), with what it staged.
+    func dropInflight(_ directory: String) throws {
+        try environment.write { txn in _ = try txn.delete(Self.key(directory, ""), in: inflight) }
+        try discardStaged(directory)
+    }
+
+    /// Whether the staging area holds a complete commit of this directory.
+    func hasStagedCommit(_ directory: String) throws -> Bool {
+        let (staging, _, _, pendingCommit) = try scratchAll()
+        return try staging.read { txn in try txn.get(Self.partKey(directory, .complete), in: pendingCommit) != nil }
+    }
+
+    /// The directory's cursor record as stored (its bytes), nil when there is none.
+    func cursorBytes(_ directory: String) throws -> [UInt8]? {
+        try environment.read { txn in try txn.get(Self.key(directory, ""), in: cursors) }
+    }
+
+    /// Write-back values a dead run may have written, by user id.
+    func inDoubtWrites(_ directory: String) throws -> [[UInt8]: InDoubtRecord] {
+        let prefix = Self.prefix(directory)
+        var result: [[UInt8]: InDoubtRecord] = [:]
+        try environment.read { txn in
+            try txn.forEach(in: inDoubt, range: .prefix(prefix)) { key, value in
+                result[Array(key.dropFirst(prefix.count))] = try decode("in-doubt write") { try StateRecords.decodeInDoubt(value) }
+                return .continue
+            }
+        }
+        return result
+    }
+
+    /// Moves the staged users and commit parts into place in one durable transaction.
+    ///
+    /// - A normal commit (`recovering` nil): the run's write-back is over, so every value
+    ///   in doubt is settled (this run decided every in-doubt user again).
+    /// - Completing a dead run's commit (`recovering` its record): its staged write-back
+    ///   values are in doubt. Each such attribute keeps its previous agreed value in the
+    ///   snapshot, and the values go to the in-doubt records, so the next decision takes
+    ///   them as agreed only if LDAP holds them. Its cursor is taken only if the cursor is
+    ///   still the one it started from.
+    func commitStaged(_ directory: String, recovering: InflightRecord?) throws {
+        let prefix = Self.prefix(directory)
+        let (staging, pending, _, pendingCommit) = try scratchAll()
+        guard try hasStagedCommit(directory) else {
+            throw StateCorruption(what: "the staging area of \(directory)", reason: "the staged commit is missing or incomplete")
+        }
+        // Leftovers are harmless: every run discards what is staged before it starts.
+        defer { try? discardStaged(directory) }
+        // The in-doubt values staged with the commit (few: one per write-back).
+        var stagedInDoubt: [[UInt8]: InDoubtRecord] = [:]
+        if recovering != nil {
+            let partPrefix = Self.partKey(directory, .inDoubt)
+            try staging.read { txn in
+                try txn.forEach(in: pendingCommit, range: .prefix(partPrefix)) { key, value in
+                    stagedInDoubt[Array(key.dropFirst(partPrefix.count))] = try decode("staged in-doubt write") { try StateRecords.decodeInDoubt(value) }
+                    return .continue
+                }
+            }
+        }
+        try environment.write { txn in
+            try forEachStagedChunk(staging, pending, prefix: prefix) { key, record in
+                let id = Array(key.dropFirst(prefix.count))
+                try applyStaged(directory, id: id, record: record, keepingPrevious: stagedInDoubt[id].map { Set($0.values.keys) }, &txn)
+            }
+            try forEachStagedChunk(staging, pendingCommit, prefix: prefix) { key, value in
+                guard let tag = key.dropFirst(prefix.count).first, let part = Part(rawValue: tag) else {
+                    throw StateCorruption(what: "the staged commit of \(directory)", reason: "unknown part")
+                }
+                let rest = Array(key.dropFirst(prefix.count + 1))
+                let body: [UInt8]? = value.first == 1 ? Array(value.dropFirst()) : nil
+                switch part {
+                case .cursor:
+                    if let recovering, try txn.get(Self.key(directory, ""), in: cursors) != recovering.cursorBefore { break }
+                    try txn.put(value, forKey: Self.key(directory, ""), in: cursors)
+                case .group:
+                    if let body { try txn.put(body, forKey: Self.key(directory, rest), in: groups) }
+                    else { _ = try txn.delete(Self.key(directory, rest), in: groups) }
+                case .retry:
+                    if let body { try txn.put(body, forKey: Self.key(directory, rest), in: retry) }
+                    else { _ = try txn.delete(Self.key(directory, rest), in: retry) }
+                case .deactivated:
+                    if value == [1] { try txn.put([1], forKey: Self.key(directory, rest), in: deactivated) }
+                    else { _ = try txn.delete(Self.key(directory, rest), in: deactivated) }
+                case .conflict:
+                    if let body { try txn.put(body, forKey: rest, in: conflicts) }
+                    else { _ = try txn.delete(rest, in: conflicts) }
+                case .run:
+                    try putRun(value, directory: directory, &txn)
+                case .inDoubt, .complete:
+                    break
+                }
+            }
+            _ = try txn.removeAll(in: inDoubt, range: .prefix(prefix))
+            for (id, record) in stagedInDoubt {
+                try txn.put(StateRecords.encode(record), forKey: Self.key(directory, id), in: inDoubt)
+            }
+            _ = try txn.delete(Self.key(directory, ""), in: inflight)
+        }
+    }
+
+    /// Calls `body` with every staged record of the directory, read from the staging
+    /// area 1,000 at a time (memory holds a chunk, not the run).
+    private func forEachStagedChunk(_ staging: Environment, _ db: Database, prefix: [UInt8],
+                                    _ body: ([UInt8], [UInt8]) throws -> Void) throws {
+        let all = KeyRange.prefix(prefix)
+        var from = all.lowerBound
+        while true {
+            let chunk: [([UInt8], [UInt8])] = try staging.read { scratchTxn in
+                var chunk: [([UInt8], [UInt8])] = []
+                try scratchTxn.forEach(in: db, range: KeyRange(from: from, to: all.upperBound)) { key, value in
+                    chunk.append((key, value))
+                    return chunk.count < 1_000 ? .continue : .stop
+                }
+                return chunk
+            }
+            for (key, value) in chunk { try body(key, value) }
+            guard let last = chunk.last?.0, chunk.count == 1_000 else { break }
+            from = last + [0]
+        }
+    }
+
+    private func putRun(_ encoded: [UInt8], directory: String, _ txn: inout WriteTransaction) throws {
+        let run = try decode("staged run record") { try StateRecords.decodeRun(encoded) }
+        // Keyed by start time (big-endian) so iteration is chronological.
+        var key = withUnsafeBytes(of: UInt64(bitPattern: run.started.seconds).bigEndian) { Array($0) }
+        key += withUnsafeBytes(of: UInt32(bitPattern: run.started.nanoseconds).bigEndian) { Array($0) }
+        try txn.put(encoded, forKey: key + Array(directory.utf8), in: runs)
+        // Keep the last 1,000 runs.
+        let count = try txn.count(in: runs)
+        if count > 1000 {
+            var excess = count - 1000
+            _ = try txn.removeAll(in: runs, range: .all) { _, _ in
+                defer { excess -= 1 }
+                return excess > 0
+            }
+        }
+    }
+
+    /// - Parameter keepingPrevious: attributes whose agreed values stay those of the
+    ///   snapshot being replaced (write-back values in doubt).
+    private func applyStaged(_ directory: String, id: [UInt8], record: [UInt8], keepingPrevious: Set<AttributeName>? = nil,
+                             _ txn: inout WriteTransaction) throws {
         let old = try user(directory, id: id, txn)
         if let old {
             _ = try txn.delete(Self.key(directory, old.dnKey), in: userDNs)
@@ -382,8 +553,12 @@ final class SyncState {
             _ = try txn.delete(Self.key(directory, id), in: users)
             return
         }
-        let body = Array(record.dropFirst())
-        let snapshot = try decode("staged user snapshot") { try StateRecords.decodeUser(body) }
+        var body = Array(record.dropFirst())
+        var snapshot = try decode("staged user snapshot") { try StateRecords.decodeUser(body) }
+        if let keepingPrevious, !keepingPrevious.isEmpty {
+            snapshot = snapshot.keepingAgreed(keepingPrevious, from: old)
+            body = StateRecords.encode(snapshot)
+        }
         try txn.put(body, forKey: Self.key(directory, id), in: users)
         try txn.put(id, forKey: Self.key(directory, snapshot.dnKey), in: userDNs)
         try txn.put(id, forKey: Self.key(directory, snapshot.key), in: userKeys)

@@ -75,15 +75,6 @@ struct SoakModel {
     let suffix: String
     var users: [Int: SoakUser] = [:]
     var counter = 0
-    /// Open findings 2–4 of docs/reliability.md (soak), all after a run killed past its app
-    /// commit or LDAP writes: (2) another rename (or the deletion) of a renamed or created
-    /// user before a run completes leaves the app row under the intermediate key (or
-    /// active); (3) a membership change undone before a run completes stays applied in the
-    /// app; (4) a second app edit of a `both` value loses to the first one. Off: none of
-    /// these second changes is made until a run completes. LDAPSYNC_SOAK_KNOWN_BUGS=1 turns
-    /// them on.
-    var renameAgainBeforeACompletedRun = ProcessInfo.processInfo.environment["LDAPSYNC_SOAK_KNOWN_BUGS"] != nil
-
     init(suffix: String) { self.suffix = suffix }
 
     mutating func fresh(_ prefix: String) -> String {
@@ -183,7 +174,6 @@ struct SoakModel {
                 user.pendingLDAP.insert("phone")
                 done.append("phone of \(user.uid)")
             case 4:
-                guard renameAgainBeforeACompletedRun || user.pendingLDAP.isDisjoint(with: ["rename", "create"]) else { continue }
                 let newUID = fresh("r")
                 ldif += "dn: \(dn)\nchangetype: modrdn\nnewrdn: uid=\(newUID)\ndeleteoldrdn: 1\n\n"
                 user.uid = newUID
@@ -199,7 +189,7 @@ struct SoakModel {
                 ldif += groupMoves(user, from: dn)
                 done.append("move \(user.uid) to \(user.unit)")
             case 6:
-                guard live.count > 6, renameAgainBeforeACompletedRun || user.pendingLDAP.isDisjoint(with: ["rename", "create"]) else { continue }
+                guard live.count > 6 else { continue }
                 for group in ["all"] + user.groups.sorted() { ldif += memberChange(group, "delete", dn) }
                 ldif += "dn: \(dn)\nchangetype: delete\n\n"
                 user.alive = false
@@ -207,8 +197,6 @@ struct SoakModel {
                 done.append("delete \(user.uid)")
             default:
                 let group = random.chance(50) ? "ga" : "gb"
-                // Finding 3: undoing a membership change after a run died past its app commit.
-                guard renameAgainBeforeACompletedRun || !user.pendingLDAP.contains("group " + group) else { continue }
                 user.pendingLDAP.insert("group " + group)
                 if user.groups.contains(group) {
                     user.groups.remove(group)
@@ -254,8 +242,7 @@ struct SoakModel {
             let set: String
             switch random.below(4) {
             case 0:
-                // Finding 4: a second app edit after a run died past its write-back of the first.
-                guard !user.pendingLDAP.contains("phone"), renameAgainBeforeACompletedRun || !user.pendingApp.contains("phone") else { continue }
+                guard !user.pendingLDAP.contains("phone") else { continue }
                 user.phone = "+1555\(300_000 + counter)"
                 counter += 1
                 user.pendingApp.insert("phone")

@@ -455,9 +455,7 @@ struct SoakFailure: Error, CustomStringConvertible {
         try rename(environment, from: "uid=first,ou=people", to: "second")
         #expect(try environment.ldapsync(["run"]).status == 0)
         let keys = try environment.sqlite("select key from users order by key;")
-        withKnownIssue("the row stays under the intermediate key 'first' and 'second' is created anew (docs/reliability.md (soak))") {
-            #expect(keys == "second\n\(Fixtures.personUID(2))\n\(Fixtures.personUID(3))\n")
-        }
+        #expect(keys == "second\n\(Fixtures.personUID(2))\n\(Fixtures.personUID(3))\n")
     }
 
     @Test func aDeletionAfterACrashAfterTheAppCommitOfARenameDeactivatesTheRow() throws {
@@ -465,9 +463,7 @@ struct SoakFailure: Error, CustomStringConvertible {
         try environment.server.modify(ldif: "dn: uid=first,ou=people,\(environment.server.configuration.suffix)\nchangetype: delete\n")
         #expect(try environment.ldapsync(["run"]).status == 0)
         let row = try environment.sqlite("select key, active from users where key = 'first';")
-        withKnownIssue("the row 'first' stays active: the run deactivates the state's old key, which the app no longer has (docs/reliability.md (soak))") {
-            #expect(row == "first|0\n")
-        }
+        #expect(row == "first|0\n")
     }
 
     /// The simple form of finding 3: a membership removed in LDAP, a run killed after its
@@ -521,5 +517,85 @@ struct SoakFailure: Error, CustomStringConvertible {
         try environment.server.modify(ldif: "dn: cn=gb,ou=groups,\(suffix)\nchangetype: modify\nadd: member\nmember: \(member)\n")
         #expect(try environment.ldapsync(["run"]).status == 0)
         #expect(try environment.sqlite(query) == "beta\neveryone\n")
+    }
+
+    /// Finding 4 of docs/reliability.md (soak) (seed 7007, round 689), reduced: an app edit
+    /// written back, the run killed before its state commit, then a second app edit. The
+    /// next run must take the first value as agreed (LDAP holds it) and write the second,
+    /// not see a conflict and restore the first.
+    @Test func aSecondAppEditAfterACrashAfterTheWriteBackIsWrittenBack() throws {
+        let environment = try CLIEnvironment(people: 3)
+        try environment.write("ldapsync.yaml", environment.configuration(
+            extra: "  - { ldap: telephoneNumber, app: phone, direction: both }\nwriteBack: { enabled: true }"))
+        _ = try environment.ldapsync(["init"])
+        #expect(try environment.ldapsync(["run"]).status == 0)
+        let key = Fixtures.personUID(1)
+        _ = try environment.sqlite("update users set phone = '+1 555 0101' where key = '\(key)';")
+        var crash = ProcessInfo.processInfo.environment
+        crash["LDAPSYNC_CRASH_AT"] = "after-ldap-writes"
+        #expect(try environment.ldapsync(["run"], environment: crash).status == 9)
+        #expect(try phone(environment, key) == ["+1 555 0101"])
+        _ = try environment.sqlite("update users set phone = '+1 555 0202' where key = '\(key)';")
+        let rerun = try environment.ldapsync(["run"])
+        #expect(rerun.status == 0, "\(rerun.output)\(rerun.errors)")
+        #expect(rerun.output.contains("completing the state commit of run"), "\(rerun.output)")
+        let row = try #require(rerun.output.split(separator: "\n").first { $0.hasPrefix("corp ") })
+        // written back 1, conflicts 0
+        #expect(row.split(separator: " ")[7] == "1" && row.split(separator: " ")[8] == "0", "\(row)")
+        #expect(try phone(environment, key) == ["+1 555 0202"])
+        #expect(try environment.sqlite("select phone from users where key = '\(key)';") == "+1 555 0202\n")
+        // Settled: the next run writes nothing.
+        let quiet = try environment.ldapsync(["run"])
+        #expect(quiet.status == 0)
+        #expect(try phone(environment, key) == ["+1 555 0202"])
+        #expect(try environment.sqlite("select phone from users where key = '\(key)';") == "+1 555 0202\n")
+    }
+
+    /// A write-back whose run died before sending it (killed right after its app commit):
+    /// the next run finds LDAP without the value, keeps it pending as an app edit and
+    /// writes it.
+    @Test func aWriteBackThatNeverLeftIsSentByTheNextRun() throws {
+        let environment = try CLIEnvironment(people: 3)
+        try environment.write("ldapsync.yaml", environment.configuration(
+            extra: "  - { ldap: telephoneNumber, app: phone, direction: both }\nwriteBack: { enabled: true }"))
+        _ = try environment.ldapsync(["init"])
+        #expect(try environment.ldapsync(["run"]).status == 0)
+        let key = Fixtures.personUID(1)
+        let before = try phone(environment, key)
+        // A rename in the same run gives it an app transaction (the rename) to commit.
+        try rename(environment, from: "uid=\(Fixtures.personUID(2)),ou=people", to: "renamed")
+        _ = try environment.sqlite("update users set phone = '+1 555 0303' where key = '\(key)';")
+        var crash = ProcessInfo.processInfo.environment
+        crash["LDAPSYNC_CRASH_AT"] = "after-app-commit"
+        #expect(try environment.ldapsync(["run"], environment: crash).status == 9)
+        #expect(try phone(environment, key) == before)
+        let rerun = try environment.ldapsync(["run"])
+        #expect(rerun.status == 0, "\(rerun.output)\(rerun.errors)")
+        #expect(try phone(environment, key) == ["+1 555 0303"])
+        #expect(try environment.sqlite("select count(*) from users;") == "3\n")
+    }
+
+    /// A run killed after preparing its commit but before its app transaction: nothing was
+    /// written, the next run drops what it staged and does the work itself.
+    @Test func aRunKilledBeforeItsAppTransactionIsDroppedAndRedone() throws {
+        let environment = try CLIEnvironment(people: 3)
+        _ = try environment.ldapsync(["init"])
+        #expect(try environment.ldapsync(["run"]).status == 0)
+        try rename(environment, from: "uid=\(Fixtures.personUID(1)),ou=people", to: "first")
+        var crash = ProcessInfo.processInfo.environment
+        crash["LDAPSYNC_CRASH_AT"] = "before-app-apply"
+        #expect(try environment.ldapsync(["run"], environment: crash).status == 9)
+        #expect(try environment.sqlite("select count(*) from users where key = 'first';") == "0\n")
+        let rerun = try environment.ldapsync(["run"])
+        #expect(rerun.status == 0, "\(rerun.output)\(rerun.errors)")
+        #expect(!rerun.output.contains("completing the state commit"))
+        #expect(try environment.sqlite("select key from users order by key;") == "first\n\(Fixtures.personUID(2))\n\(Fixtures.personUID(3))\n")
+    }
+
+    private func phone(_ environment: CLIEnvironment, _ key: String) throws -> [String] {
+        let connection = try LDAPConnection(url: environment.server.url)
+        try connection.bind(dn: environment.server.configuration.rootDN, password: Secret(environment.server.configuration.rootPassword))
+        let values = try connection.readEntry(dn: "uid=\(key),ou=people,\(environment.server.configuration.suffix)", attributes: ["telephoneNumber"])?["telephoneNumber"] ?? []
+        return values.map { String(decoding: $0, as: UTF8.self) }
     }
 }
