@@ -592,6 +592,32 @@ struct SoakFailure: Error, CustomStringConvertible {
         #expect(try environment.sqlite("select key from users order by key;") == "first\n\(Fixtures.personUID(2))\n\(Fixtures.personUID(3))\n")
     }
 
+    /// The dead run's cursor is not taken over a cursor an administrator set or cleared
+    /// after it died: `cursor clear` still makes the next run a full run.
+    @Test func aCursorClearedAfterACrashIsKeptByTheRecovery() throws {
+        let environment = try renamedThenCrashed()
+        #expect(try environment.ldapsync(["cursor", "clear"]).status == 0)
+        let rerun = try environment.ldapsync(["run"])
+        #expect(rerun.status == 0, "\(rerun.output)\(rerun.errors)")
+        #expect(rerun.output.contains("completing the state commit of run"), "\(rerun.output)")
+        #expect(rerun.output.contains("full run: the cursor was cleared"), "\(rerun.output)")
+        #expect(try environment.sqlite("select key from users order by key;") == "first\n\(Fixtures.personUID(2))\n\(Fixtures.personUID(3))\n")
+    }
+
+    /// The staging area lost after the run died (removed by hand): the commit cannot be
+    /// completed, the run says so and reads everything; the rename is carried by the key.
+    @Test func aLostStagingAreaAfterACrashMakesAFullRunThatConverges() throws {
+        let environment = try renamedThenCrashed()
+        try FileManager.default.removeItem(at: environment.directory.appendingPathComponent("state/staging"))
+        let rerun = try environment.ldapsync(["run"])
+        #expect(rerun.status == 0, "\(rerun.output)\(rerun.errors)")
+        #expect(rerun.output.contains("is lost: the cursor is cleared and this run reads everything"), "\(rerun.output)")
+        #expect(try environment.sqlite("select key from users order by key;") == "first\n\(Fixtures.personUID(2))\n\(Fixtures.personUID(3))\n")
+        try rename(environment, from: "uid=first,ou=people", to: "second")
+        #expect(try environment.ldapsync(["run"]).status == 0)
+        #expect(try environment.sqlite("select key from users order by key;") == "second\n\(Fixtures.personUID(2))\n\(Fixtures.personUID(3))\n")
+    }
+
     private func phone(_ environment: CLIEnvironment, _ key: String) throws -> [String] {
         let connection = try LDAPConnection(url: environment.server.url)
         try connection.bind(dn: environment.server.configuration.rootDN, password: Secret(environment.server.configuration.rootPassword))
