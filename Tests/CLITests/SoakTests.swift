@@ -394,10 +394,9 @@ struct SoakFailure: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// Finding 2 of docs/reliability.md (soak) (seed 11, round 20), reduced to its steps: a run killed after
-/// the app commit of a key rename, then another change of that user before a run completes.
-/// The crashed run re-keyed the app row, the state still holds the old key, so the next run
-/// looks for the old key, does not find it, and leaves the intermediate row behind.
+/// The soak's findings, reduced to their steps. Findings 2–4 (fixed): a run killed after
+/// its app commit (or its LDAP writes), then another change of the same user before a run
+/// completes; the next run completes the dead run's state commit first (SPEC I1).
 @Suite struct SoakFindingTests {
     private func renamedThenCrashed() throws -> CLIEnvironment {
         let environment = try CLIEnvironment(people: 3)
@@ -467,9 +466,8 @@ struct SoakFailure: Error, CustomStringConvertible {
     }
 
     /// The simple form of finding 3: a membership removed in LDAP, a run killed after its
-    /// app commit, then the membership added back. This form converges; the soak's case
-    /// (LDAPSYNC_SOAK_KNOWN_BUGS=1 LDAPSYNC_SOAK_SEED=7007 LDAPSYNC_SOAK_ROUNDS=136, where the
-    /// membership stays lost) differs in a way not yet isolated (docs/reliability.md (soak)).
+    /// app commit, then the membership added back: the completed commit's group snapshot
+    /// no longer lists the member, so the re-add is a change (docs/reliability.md (soak)).
     @Test func aMembershipUndoneAfterACrashAfterTheAppCommitIsInTheApp() throws {
         let environment = try CLIEnvironment(people: 3)
         let suffix = environment.server.configuration.suffix
