@@ -66,6 +66,32 @@ import Testing
         #expect(!report.lines(containing: "object classes of the 2 users checked allow the write-back attributes trainingRecord").isEmpty)
     }
 
+    /// SPEC §5: a `both` attribute's transform must round-trip, checked on the data.
+    @Test func aBothTransformThatDoesNotRoundTripTheDirectorysValuesFails() throws {
+        let environment = try SyncEnvironment(people: 3, groups: 0)
+        try environment.root().perform(.modify(dn: environment.personDN(2), modifications: [
+            Modification(.replace, "description", strings: ["red,green", "blue"]),
+        ]))
+        try environment.root().perform(.modify(dn: environment.personDN(3), modifications: [
+            Modification(.replace, "description", strings: ["red", "blue"]),
+        ]))
+        try environment.configure(environment.yaml(attributes: [
+            "{ ldap: mail, app: email }", "{ ldap: description, app: tags, direction: both, transform: { join: \",\" } }",
+        ]))
+        let report = environment.doctor()
+        let failure = try #require(report.lines(.fail).first { $0.area == "transform" }, "\(report.dump)")
+        #expect(failure.summary == "the transform of description (join(\",\")) does not round-trip the directory's values: 1 of the 3 users checked, such as \(environment.personDN(2))", "\(failure.summary)")
+        #expect(report.lines(.fail).count == 1, "\(report.dump)")
+
+        // Without the value holding the separator, the same transform passes.
+        try environment.root().perform(.modify(dn: environment.personDN(2), modifications: [
+            Modification(.replace, "description", strings: ["red", "green"]),
+        ]))
+        let fixed = environment.doctor()
+        #expect(fixed.lines(.fail).isEmpty, "\(fixed.dump)")
+        #expect(!fixed.lines(containing: "round-trips the values of the 3 users checked").isEmpty, "\(fixed.dump)")
+    }
+
     @Test func aWrongTimestampPatternNamesTheOneThatMatches() throws {
         let environment = try SyncEnvironment(people: 2, groups: 0)
         try environment.configure(environment.yaml(timestamp: "{ overlap: 0s, pattern: ad }"))

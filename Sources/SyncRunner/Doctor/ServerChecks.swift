@@ -65,6 +65,7 @@ struct ServerChecks {
             add(.skip, "timestamp", "timestamp values against the pattern: not checked",
                 advice: basesExist.users ? "no user could be read (see above)" : "the user base DN cannot be read (see above)")
         }
+        if basesExist.users { checkTransforms(schema: schema) }
         checkClock(rootDSE)
         checkSizeLimit(basesExist)
         if directory.deletions == .tombstones { checkTombstones(rootDSE) }
@@ -240,6 +241,54 @@ struct ServerChecks {
             return nil
         }
         return sample
+    }
+
+    // MARK: Transforms (SPEC §5)
+
+    /// How many users the transform check reads.
+    static let transformSampleSize = 1_000
+
+    /// A `both` attribute's transform must give back every value unchanged (SPEC §5),
+    /// otherwise a value bounces between the sides for ever; a run refuses such a user.
+    /// Checked on the directory's data: the values of at most ``transformSampleSize``
+    /// users, carried to the app and back. Only when some `both` attribute has a transform.
+    private mutating func checkTransforms(schema: Schema?) {
+        guard let policy = try? PolicyBuilder.policy(configuration, schema: schema) else { return }
+        let mapped = policy.attributes.filter { $0.direction == .both && $0.transform != nil }
+        guard !mapped.isEmpty else { return }
+        var checked: [AttributeName: Int] = [:]
+        var failed: [AttributeName: (count: Int, dn: String)] = [:]
+        let request = SearchRequest(base: directory.users.base, scope: searchScope(directory.users.scope), filter: directory.users.filter,
+                                    attributes: mapped.map(\.ldap.description), pageSize: 500)
+        var read = 0
+        do {
+            try connection.search(request) { entry in
+                read += 1
+                for attribute in mapped {
+                    guard let values = entry.values(of: attribute.ldap), !values.isEmpty else { continue }
+                    checked[attribute.ldap, default: 0] += 1
+                    let multiValued = attribute.kind == .multiText
+                    let roundTrips = (try? Transforms.appValue(fromLDAP: values, transform: attribute.transform, multiValued: multiValued))
+                        .map { Transforms.roundTrips(app: $0, transform: attribute.transform, multiValued: multiValued) } ?? false
+                    if !roundTrips { failed[attribute.ldap] = ((failed[attribute.ldap]?.count ?? 0) + 1, failed[attribute.ldap]?.dn ?? entry.dn) }
+                }
+                if read >= Self.transformSampleSize { throw SampleFull() }
+            }
+        } catch is SampleFull {
+            // Enough users read.
+        } catch {
+            add(.warn, "transform", "transforms of both attributes: not checked: cannot read the users: \(error)")
+            return
+        }
+        for attribute in mapped {
+            let name = "\(attribute.ldap) (\(attribute.transform.map { "\($0)" } ?? ""))"
+            if let failure = failed[attribute.ldap] {
+                add(.fail, "transform", "the transform of \(name) does not round-trip the directory's values: \(failure.count) of the \(checked[attribute.ldap] ?? 0) users checked, such as \(failure.dn)",
+                    advice: "a direction: both attribute must come back unchanged, or a run refuses the user (value invalid); change the transform, or make the attribute from-ldap")
+            } else {
+                add(.pass, "transform", "the transform of \(name) round-trips the values of the \(checked[attribute.ldap] ?? 0) users checked")
+            }
+        }
     }
 
     // MARK: Object classes
