@@ -133,6 +133,16 @@ public final class Environment {
         try check(mdb_env_sync(handle, 1), "mdb_env_sync", path: path)
     }
 
+    /// Drops this process's mapping of the map's pages (`madvise(MADV_DONTNEED)`): they
+    /// stay in the page cache and come back on the next access. Without `MDB_WRITEMAP` the
+    /// map is a read-only shared file mapping, so nothing is lost; a long run calls this
+    /// between batches so that the pages it read do not all count in its resident size.
+    public func releaseMappedPages() {
+        var info = MDB_envinfo()
+        guard mdb_env_info(handle, &info) == 0, let address = info.me_mapaddr else { return }
+        _ = madvise(address, info.me_mapsize, MADV_DONTNEED)
+    }
+
     /// The current size of the memory map in bytes.
     public var mapSize: Int {
         get throws {

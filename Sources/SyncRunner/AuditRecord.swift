@@ -109,8 +109,20 @@ public struct AuditAttribute: Sendable {
 
     private static let secretNameParts = ["password", "passwd", "pwd", "secret"]
     private static let secretNames: Set<String> = ["krbprincipalkey", "userpkcs12"]
+    private static let secretNamePartBytes = secretNameParts.map { Array($0.utf8) }
+    private static let secretNameBytes = Set(secretNames.map { Array($0.utf8) })
 
     static func namesSecret(_ name: String) -> Bool {
+        // Called for every attribute of every audit line: ASCII names (all real ones) are
+        // folded and searched as bytes, without Foundation's string search.
+        var bytes = Array(name.utf8)
+        if bytes.allSatisfy({ $0 < 0x80 }) {
+            for index in bytes.indices where bytes[index] >= 0x41 && bytes[index] <= 0x5A { bytes[index] += 0x20 }
+            let type = bytes.firstIndex(of: UInt8(ascii: ";")).map { Array(bytes[..<$0]) } ?? bytes
+            return secretNameBytes.contains(type) || secretNamePartBytes.contains { part in
+                bytes.count >= part.count && (0...(bytes.count - part.count)).contains { start in bytes[start..<(start + part.count)].elementsEqual(part) }
+            }
+        }
         // The type without options: `userPassword;binary` is still a password.
         let folded = name.lowercased()
         let type = folded.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? folded

@@ -51,9 +51,9 @@ final class DirectoryRun {
     private var storedConflicts: [String: [ConflictRecord]] = [:]
     private var conflictChanges: [[UInt8]: ConflictRecord?] = [:]
     /// Users decided in this run (fetched, re-read or vanished), by id.
-    private var decided: Set<[UInt8]> = []
+    private var decided: Set<Digest> = []
     /// Full runs: every key in scope, to find managed app users never in the snapshot.
-    private var keysInScope: Set<String> = []
+    private var keysInScope: Set<Digest> = []
     /// Keys of entries in scope that lack the id attribute: their app users are kept as
     /// they are, never taken for vanished ones (the entry is still there).
     private var keysWithoutID: Set<String> = []
@@ -61,9 +61,11 @@ final class DirectoryRun {
     private var vanishedKeys: Set<String> = []
     /// The entry each app key belongs to in this run, and each decided id's key: a key
     /// names one entry only (see `keyHolder`).
-    private var keyClaims: [String: (id: [UInt8], dn: String)] = [:]
-    private var claimedKeys: [[UInt8]: String] = [:]
+    private var keyClaims: [Digest: Digest] = [:]
+    private var claimedKeys: [Digest: Digest] = [:]
     private var stagedBatch: [([UInt8], UserSnapshot?)] = []
+    /// Batches staged so far (every 20th releases the mapped state pages).
+    private var flushes = 0
     /// The read connection (also the write connection when there is no `writeBind`).
     private var readConnection: LDAPConnection?
     /// Write-back operations decided in this run, sent after the app transaction.
@@ -238,6 +240,7 @@ final class DirectoryRun {
                 defer { applying.finish() }
                 try app.apply(streaming: {
                     defer { sequence += 1 }
+                    if sequence % 20 == 19 { state.releaseMappedPages() }
                     let batch = try state.stagedAppChanges(directory.name, sequence: sequence)
                     // A batch handed over is one the transaction is about to write.
                     if let batch { applying.advance(by: batch.count) }
@@ -265,7 +268,7 @@ final class DirectoryRun {
                                durationMilliseconds: Int(summary.durationSeconds * 1000),
                                exitCode: summary.failures.isEmpty && summary.pendingConflicts == 0 ? 0 : 1,
                                full: summary.full, counts: summary.counts)
-        try state.commit(commit)
+        try state.commit(commit, inflight: InflightRecord(runID: runID, writesApp: stagedAppBatches > 0, cursorBefore: cursorBytesAtStart))
     }
 
     /// A run that died after preparing its commit (SPEC I1): if its app transaction
@@ -401,8 +404,11 @@ final class DirectoryRun {
         var seen: Set<[UInt8]> = []
         func consider(_ id: [UInt8], _ record: GroupRecord) {
             guard snapshot[id] != record else { return }
-            let before = snapshot[id]?.members ?? []
-            changes.affectedMembers.formUnion(before.symmetricDifference(record.members))
+            // A full run decides every user anyway: no need to remember whom a change affects.
+            if since != nil {
+                let before = snapshot[id]?.members ?? []
+                changes.affectedMembers.formUnion(before.symmetricDifference(record.members))
+            }
             changes.records[id] = record
             current[id] = record
         }
@@ -556,7 +562,7 @@ final class DirectoryRun {
         }
         // A full run has decided every user in scope already.
         if since != nil { again.formUnion(try appEditedUserIDs()) }
-        again.subtract(decided)
+        again = again.filter { !decided.contains(Digest($0)) }
         try reread(connection, ids: Array(again))
     }
 
@@ -567,10 +573,13 @@ final class DirectoryRun {
         guard let state else { return [] }
         var edited: Set<[UInt8]> = []
         var batch: [AppUser] = []
+        var checks = 0
         func check() throws {
+            checks += 1
+            if checks % 20 == 0 { state.releaseMappedPages() }
             let snapshots = try state.users(directory.name, appKeys: batch.map(\.key))
             for user in batch {
-                guard let (id, snapshot) = snapshots[user.key], !decided.contains(id) else { continue }
+                guard let (id, snapshot) = snapshots[user.key], !decided.contains(Digest(id)) else { continue }
                 if UserEvaluation.appDiffers(user, from: snapshot, policy: policy) { edited.insert(id) }
             }
             batch.removeAll(keepingCapacity: true)
@@ -615,7 +624,7 @@ final class DirectoryRun {
             let key = entry.values(of: directory.users.key)?.first.flatMap { String(validating: $0, as: UTF8.self) }
             if let key {
                 keysWithoutID.insert(key)
-                if recordKey { keysInScope.insert(key) }
+                if recordKey { keysInScope.insert(Digest(key)) }
             }
             fail(.entryInvalid, id: nil, key: key, dn: dn, "the entry has no \(directory.users.id) (the id attribute); it cannot be tracked")
             return nil
@@ -626,7 +635,7 @@ final class DirectoryRun {
             return nil
         }
         // In scope even if it fails below: a failed entry is never taken for a vanished one.
-        if recordKey { keysInScope.insert(key) }
+        if recordKey { keysInScope.insert(Digest(key)) }
         let dnKey: String
         do { dnKey = try DNKey.make(dn) } catch {
             fail(.entryInvalid, id: id, key: key, dn: dn, "the DN cannot be parsed: \(error)")
@@ -674,7 +683,7 @@ final class DirectoryRun {
         summary.failures.append(failure)
         logger.error("\(failure)")
         guard let id else { return }
-        decided.insert(id)
+        decided.insert(Digest(id))
         let previous = retrySet[id]
         retryChanges[id] = RetryRecord(key: key, dn: dn, message: message, attempts: (previous?.attempts ?? 0) + 1,
                                        firstFailure: previous?.firstFailure ?? wallClock())
@@ -692,15 +701,15 @@ final class DirectoryRun {
         let appUsers = try app.users(withKeys: Array(keys))
         let groups = try memberships.managedGroups.isEmpty ? [:] : app.memberships(ofUsers: Array(keys), in: memberships.managedGroups)
         let keyHolders = try state?.users(directory.name, appKeys: users.map(\.key)) ?? [:]
-        for user in users where !decided.contains(user.id) {
+        for user in users where !decided.contains(Digest(user.id)) {
             if let holder = keyHolder(of: user, snapshotHolder: keyHolders[user.key]) {
                 fail(.entryInvalid, id: user.id, key: user.key, dn: user.dn,
                      "\(directory.users.key) \(user.key) is already the key of \(holder) (the app key names one entry); this entry is not synced until one of them changes")
                 continue
             }
-            keyClaims[user.key] = (user.id, user.dn)
-            claimedKeys[user.id] = user.key
-            decided.insert(user.id)
+            keyClaims[Digest(user.key)] = Digest(user.id)
+            claimedKeys[Digest(user.id)] = Digest(user.key)
+            decided.insert(Digest(user.id))
             var snapshot = snapshots[user.id]
             if let record = inDoubt[user.id], var base = snapshot {
                 settleInDoubt(record, user: user, snapshot: &base)
@@ -737,10 +746,26 @@ final class DirectoryRun {
     /// or the snapshot's holder unless this run decided it under another key (a rename).
     /// Two entries with one key would otherwise write one app row from two entries.
     private func keyHolder(of user: DirectoryUser, snapshotHolder: ([UInt8], UserSnapshot)?) -> String? {
-        if let claim = keyClaims[user.key], claim.id != user.id { return claim.dn }
+        if let claim = keyClaims[Digest(user.key)], claim != Digest(user.id) { return claimantDN(of: user, claim: claim) }
         guard let (id, snapshot) = snapshotHolder, id != user.id else { return nil }
-        if let key = claimedKeys[id], key != user.key { return nil }
+        if let key = claimedKeys[Digest(id)], key != Digest(user.key) { return nil }
         return snapshot.dn
+    }
+
+    /// The DN of the entry of this run that claimed the user's key first. The run keeps
+    /// only digests of every user (bounded memory), so the DN is looked up in the
+    /// directory, on this rare path only.
+    private func claimantDN(of user: DirectoryUser, claim: Digest) -> String {
+        let unknown = "another entry read in this run"
+        guard let connection = readConnection, let base = try? Filter(parsing: directory.users.filter) else { return unknown }
+        var found: String?
+        let request = SearchRequest(base: directory.users.base, scope: searchScope(directory.users.scope),
+                                    filter: Filter.and([base, .equality(directory.users.key, Array(user.key.utf8))]).description,
+                                    attributes: [directory.users.id.description], pageSize: directory.pageSize)
+        _ = try? connection.search(request) { entry in
+            if let id = entry.values(of: directory.users.id)?.first, Digest(id) == claim { found = entry.dn }
+        }
+        return found ?? unknown
     }
 
     private func record(_ plan: UserPlan, id: [UInt8]) {
@@ -786,6 +811,8 @@ final class DirectoryRun {
     /// Stages the decided snapshots and app changes (never in a dry run), so memory holds
     /// one batch of them.
     private func flushStaged() throws {
+        flushes += 1
+        if flushes % 20 == 0 { state?.releaseMappedPages() }
         if !options.dryRun, let state {
             try state.stage(directory.name, users: stagedBatch)
             if !appBatch.isEmpty {
@@ -825,7 +852,7 @@ final class DirectoryRun {
             let appUsers = try app.users(withKeys: keys)
             let groups = try memberships.managedGroups.isEmpty ? [:] : app.memberships(ofUsers: keys, in: memberships.managedGroups)
             for (id, snapshot) in chunk {
-                decided.insert(id)
+                decided.insert(Digest(id))
                 vanishedKeys.insert(snapshot.key)
                 let userState = UserState(id: id, directory: nil, snapshot: snapshot, app: appUsers[snapshot.key],
                                           appGroups: groups[snapshot.key] ?? [])
@@ -845,12 +872,12 @@ final class DirectoryRun {
     /// an incremental run with `deletions: every-run`, those an id-only listing of the
     /// scope no longer finds.
     private func unlistedUserIDs(_ connection: LDAPConnection, state: SyncState, since: Timestamp?) throws -> [[UInt8]] {
-        var present: Set<[UInt8]>?
+        var present: Set<Digest>?
         if since == nil {
             present = decided
         } else if directory.deletions == .everyRun {
             CrashPoint.reach("before-deletion-listing")
-            var listed: Set<[UInt8]> = []
+            var listed: Set<Digest> = []
             let request = SearchRequest(base: directory.users.base, scope: searchScope(directory.users.scope),
                                         filter: directory.users.filter,
                                         attributes: [directory.users.id.description, directory.users.key.description],
@@ -860,7 +887,7 @@ final class DirectoryRun {
             try connection.search(request) { entry in
                 listing.advance()
                 if let id = entry.values(of: directory.users.id)?.first, !id.isEmpty {
-                    listed.insert(id)
+                    listed.insert(Digest(id))
                 } else if let key = entry.values(of: directory.users.key)?.first.flatMap({ String(validating: $0, as: UTF8.self) }),
                           keysWithoutID.insert(key).inserted {
                     fail(.entryInvalid, id: nil, key: key, dn: entry.dn,
@@ -873,7 +900,8 @@ final class DirectoryRun {
         guard let present else { return [] }
         var goneIDs: [[UInt8]] = []
         try state.forEachUserID(directory.name) { id in
-            if !present.contains(id), !decided.contains(id) { goneIDs.append(id) }
+            let digest = Digest(id)
+            if !present.contains(digest), !decided.contains(digest) { goneIDs.append(id) }
         }
         return goneIDs
     }
@@ -903,7 +931,7 @@ final class DirectoryRun {
             listing.advance()
             summary.tombstonesRead += 1
             noteTimestamp(entry, dn: entry.dn)
-            if let id = entry.values(of: directory.users.id)?.first, !decided.contains(id) { deleted.append(id) }
+            if let id = entry.values(of: directory.users.id)?.first, !decided.contains(Digest(id)) { deleted.append(id) }
         }
         logger.debug("deletions: tombstones read", metadata: ["ldap.dn": "\(base)", "sync.tombstones": "\(summary.tombstonesRead)"])
         return deleted
@@ -945,7 +973,7 @@ final class DirectoryRun {
                                     filter: Filter.greaterOrEqual(directory.timestamp.attribute, pattern.format(since)),
                                     attributes: [directory.users.id.description], pageSize: directory.pageSize)
         try connection.search(request) { entry in
-            if let id = entry.values(of: directory.users.id)?.first, !decided.contains(id) { changed.append(id) }
+            if let id = entry.values(of: directory.users.id)?.first, !decided.contains(Digest(id)) { changed.append(id) }
         }
         var candidates: [[UInt8]] = []
         for start in stride(from: 0, to: changed.count, by: 1000) {
@@ -954,7 +982,7 @@ final class DirectoryRun {
             candidates += chunk.filter { known[$0] != nil }
         }
         try reread(connection, ids: candidates)
-        return candidates.filter { !decided.contains($0) }
+        return candidates.filter { !decided.contains(Digest($0)) }
     }
 
     /// On a full run: managed app users whose key no LDAP user in scope has (for example
@@ -962,7 +990,7 @@ final class DirectoryRun {
     private func findManagedUsersOutsideScope() throws {
         var orphans: [AppUser] = []
         try app.forEachManagedUser { user in
-            if !keysInScope.contains(user.key), !vanishedKeys.contains(user.key) { orphans.append(user) }
+            if !keysInScope.contains(Digest(user.key)), !vanishedKeys.contains(user.key) { orphans.append(user) }
         }
         let known = Set(orphans.map(\.key))
         guard !known.isEmpty else { return }
@@ -1017,6 +1045,9 @@ final class DirectoryRun {
         var sequence: UInt64 = 0
         while let changes = try state.stagedAppChanges(directory.name, sequence: sequence) {
             sequence += 1
+            if sequence % 20 == 0 { state.releaseMappedPages() }
+            // The lines of one batch share its time (they record one transaction).
+            let time = wallClock()
             for change in changes {
                 let (operation, key, changed): (String, String, [AuditAttribute]) = switch change {
                 case .create(let user): ("create", user.key, attributes(user.values))
@@ -1027,7 +1058,7 @@ final class DirectoryRun {
                 case .addMembership(let user, let group): ("addMembership", user, [AuditAttribute(name: "group", new: [group])])
                 case .removeMembership(let user, let group): ("removeMembership", user, [AuditAttribute(name: "group", old: [group])])
                 }
-                appendAudit(AuditRecord(time: wallClock(), runID: runID, side: .app, operation: operation, directory: directory.name,
+                appendAudit(AuditRecord(time: time, runID: runID, side: .app, operation: operation, directory: directory.name,
                                         key: key, attributes: changed, outcome: outcome, message: message))
             }
         }

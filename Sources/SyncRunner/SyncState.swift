@@ -87,6 +87,14 @@ final class SyncState {
         return (staging, pending, pendingApp, pendingCommit)
     }
 
+    /// Drops the pages of both memory maps from this process's resident set (they stay in
+    /// the page cache): called between batches of a long run, so that reading every
+    /// snapshot does not make the whole state file resident (SPEC §13, bounded memory).
+    func releaseMappedPages() {
+        environment.releaseMappedPages()
+        staging?.releaseMappedPages()
+    }
+
     static func prefix(_ directory: String) -> [UInt8] { Array(directory.utf8) + [0] }
     private static func key(_ directory: String, _ bytes: [UInt8]) -> [UInt8] { prefix(directory) + bytes }
     private static func key(_ directory: String, _ text: String) -> [UInt8] { prefix(directory) + Array(text.utf8) }
@@ -326,8 +334,15 @@ final class SyncState {
 
     /// Moves the staged users into place and writes the cursor, groups, retry set,
     /// deactivation marks and the run record, all in one transaction (SPEC I1).
-    func commit(_ commit: Commit) throws {
+    ///
+    /// The commit is made in several LMDB transactions (so that memory holds one chunk's
+    /// dirty pages, not the run's), under the in-flight record: a crash part-way leaves
+    /// the record, and the next run completes the commit from the staging area.
+    func commit(_ commit: Commit, inflight: InflightRecord) throws {
         try stageCommit(commit, inDoubt: [:])
+        let (staging, _, _, _) = try scratchAll()
+        try staging.sync()
+        if try inflightRun(commit.directory) == nil { try prepare(commit.directory, inflight) }
         try commitStaged(commit.directory, recovering: nil)
     }
 
@@ -448,8 +463,6 @@ final class SyncState {
         guard try hasStagedCommit(directory) else {
             throw StateCorruption(what: "the staging area of \(directory)", reason: "the staged commit is missing or incomplete")
         }
-        // Leftovers are harmless: every run discards what is staged before it starts.
-        defer { try? discardStaged(directory) }
         // The in-doubt values staged with the commit (few: one per write-back).
         var stagedInDoubt: [[UInt8]: InDoubtRecord] = [:]
         if recovering != nil {
@@ -461,37 +474,57 @@ final class SyncState {
                 }
             }
         }
-        try environment.write { txn in
-            try forEachStagedChunk(staging, pending, prefix: prefix) { key, record in
-                let id = Array(key.dropFirst(prefix.count))
-                try applyStaged(directory, id: id, record: record, keepingPrevious: stagedInDoubt[id].map { Set($0.values.keys) }, &txn)
-            }
-            try forEachStagedChunk(staging, pendingCommit, prefix: prefix) { key, value in
-                guard let tag = key.dropFirst(prefix.count).first, let part = Part(rawValue: tag) else {
-                    throw StateCorruption(what: "the staged commit of \(directory)", reason: "unknown part")
+        // Users, then the other parts, in transactions of `commitChunk` records each; the
+        // cursor, the in-doubt records and the in-flight record's removal come last, in
+        // one transaction: until then the in-flight record says the commit is unfinished.
+        try forEachStagedChunk(staging, pending, prefix: prefix, chunk: Self.commitChunk) { records in
+            try environment.write { txn in
+                for (key, record) in records {
+                    let id = Array(key.dropFirst(prefix.count))
+                    try applyStaged(directory, id: id, record: record, keepingPrevious: stagedInDoubt[id].map { Set($0.values.keys) }, &txn)
                 }
-                let rest = Array(key.dropFirst(prefix.count + 1))
-                let body: [UInt8]? = value.first == 1 ? Array(value.dropFirst()) : nil
-                switch part {
-                case .cursor:
-                    if let recovering, try txn.get(Self.key(directory, ""), in: cursors) != recovering.cursorBefore { break }
-                    try txn.put(value, forKey: Self.key(directory, ""), in: cursors)
-                case .group:
-                    if let body { try txn.put(body, forKey: Self.key(directory, rest), in: groups) }
-                    else { _ = try txn.delete(Self.key(directory, rest), in: groups) }
-                case .retry:
-                    if let body { try txn.put(body, forKey: Self.key(directory, rest), in: retry) }
-                    else { _ = try txn.delete(Self.key(directory, rest), in: retry) }
-                case .deactivated:
-                    if value == [1] { try txn.put([1], forKey: Self.key(directory, rest), in: deactivated) }
-                    else { _ = try txn.delete(Self.key(directory, rest), in: deactivated) }
-                case .conflict:
-                    if let body { try txn.put(body, forKey: rest, in: conflicts) }
-                    else { _ = try txn.delete(rest, in: conflicts) }
-                case .run:
-                    try putRun(value, directory: directory, &txn)
-                case .inDoubt, .complete:
-                    break
+            }
+            environment.releaseMappedPages()
+            staging.releaseMappedPages()
+        }
+        var cursor: [UInt8]?
+        try forEachStagedChunk(staging, pendingCommit, prefix: prefix, chunk: Self.commitChunk) { records in
+            try environment.write { txn in
+                for (key, value) in records {
+                    guard let tag = key.dropFirst(prefix.count).first, let part = Part(rawValue: tag) else {
+                        throw StateCorruption(what: "the staged commit of \(directory)", reason: "unknown part")
+                    }
+                    let rest = Array(key.dropFirst(prefix.count + 1))
+                    let body: [UInt8]? = value.first == 1 ? Array(value.dropFirst()) : nil
+                    switch part {
+                    case .cursor:
+                        cursor = value
+                    case .group:
+                        if let body { try txn.put(body, forKey: Self.key(directory, rest), in: groups) }
+                        else { _ = try txn.delete(Self.key(directory, rest), in: groups) }
+                    case .retry:
+                        if let body { try txn.put(body, forKey: Self.key(directory, rest), in: retry) }
+                        else { _ = try txn.delete(Self.key(directory, rest), in: retry) }
+                    case .deactivated:
+                        if value == [1] { try txn.put([1], forKey: Self.key(directory, rest), in: deactivated) }
+                        else { _ = try txn.delete(Self.key(directory, rest), in: deactivated) }
+                    case .conflict:
+                        if let body { try txn.put(body, forKey: rest, in: conflicts) }
+                        else { _ = try txn.delete(rest, in: conflicts) }
+                    case .run:
+                        try putRun(value, directory: directory, &txn)
+                    case .inDoubt, .complete:
+                        break
+                    }
+                }
+            }
+            environment.releaseMappedPages()
+        }
+        try environment.write { txn in
+            if let cursor {
+                let current = try txn.get(Self.key(directory, ""), in: cursors)
+                if recovering == nil || current == recovering?.cursorBefore {
+                    try txn.put(cursor, forKey: Self.key(directory, ""), in: cursors)
                 }
             }
             _ = try txn.removeAll(in: inDoubt, range: .prefix(prefix))
@@ -500,14 +533,23 @@ final class SyncState {
             }
             _ = try txn.delete(Self.key(directory, ""), in: inflight)
         }
+        // Only now: after a failure part-way, the next run completes the commit from it.
+        try? discardStaged(directory)
     }
+
+    /// Records per transaction of a commit: about 10 MB of dirty pages for snapshots.
+    static let commitChunk = 20_000
 
     /// Calls `body` with every staged record of the directory, read from the staging
     /// area 1,000 at a time (memory holds a chunk, not the run).
-    private func forEachStagedChunk(_ staging: Environment, _ db: Database, prefix: [UInt8],
-                                    _ body: ([UInt8], [UInt8]) throws -> Void) throws {
+    /// Calls `body` with the staged records of the directory, `chunk` at a time, read
+    /// from the staging area 1,000 at a time (memory holds a chunk, not the run).
+    private func forEachStagedChunk(_ staging: Environment, _ db: Database, prefix: [UInt8], chunk size: Int,
+                                    _ body: ([([UInt8], [UInt8])]) throws -> Void) throws {
         let all = KeyRange.prefix(prefix)
         var from = all.lowerBound
+        var pending: [([UInt8], [UInt8])] = []
+        var pendingBytes = 0
         while true {
             let chunk: [([UInt8], [UInt8])] = try staging.read { scratchTxn in
                 var chunk: [([UInt8], [UInt8])] = []
@@ -517,10 +559,20 @@ final class SyncState {
                 }
                 return chunk
             }
-            for (key, value) in chunk { try body(key, value) }
+            for record in chunk {
+                pending.append(record)
+                pendingBytes += record.1.count
+                // Group records can be megabytes each: a chunk is also cut at 16 MB.
+                if pending.count >= size || pendingBytes >= 16 << 20 {
+                    try body(pending)
+                    pending.removeAll(keepingCapacity: true)
+                    pendingBytes = 0
+                }
+            }
             guard let last = chunk.last?.0, chunk.count == 1_000 else { break }
             from = last + [0]
         }
+        if !pending.isEmpty { try body(pending) }
     }
 
     private func putRun(_ encoded: [UInt8], directory: String, _ txn: inout WriteTransaction) throws {
