@@ -169,7 +169,7 @@ final class PostgresConnection {
             case .text(var text):
                 // Text format is NUL-terminated: a NUL inside would cut the value short.
                 text.makeContiguousUTF8()
-                guard !text.utf8.contains(0) else { throw PostgresValueError.nulCharacter }
+                guard !text.containsNUL else { throw PostgresValueError.nulCharacter }
                 types.append(0); lengths.append(0); formats.append(0)
                 buffers.append(copy(text.utf8, terminated: true))
             case .bytea(let bytes):
@@ -210,7 +210,7 @@ final class PostgresConnection {
         append(Int32(elements.count))
         append(1)  // lower bound
         for element in elements {
-            guard !element.utf8.contains(0) else { throw PostgresValueError.nulCharacter }
+            guard !element.containsNUL else { throw PostgresValueError.nulCharacter }
             append(Int32(element.utf8.count))
             bytes.append(contentsOf: element.utf8)
         }
@@ -308,6 +308,18 @@ final class PostgresResult {
     func bytes(_ row: Int, _ column: Int) -> UnsafeRawBufferPointer? {
         guard !isNull(row, column), let value = PQgetvalue(result, Int32(row), Int32(column)) else { return nil }
         return UnsafeRawBufferPointer(start: value, count: Int(PQgetlength(result, Int32(row), Int32(column))))
+    }
+}
+
+extension String {
+    /// Whether the text holds U+0000, which PostgreSQL text cannot (memchr over the
+    /// UTF-8 bytes: this runs for every value written).
+    var containsNUL: Bool {
+        let found = utf8.withContiguousStorageIfAvailable { bytes -> Bool in
+            guard let base = bytes.baseAddress, bytes.count > 0 else { return false }
+            return memchr(base, 0, bytes.count) != nil
+        }
+        return found ?? utf8.contains(0)
     }
 }
 

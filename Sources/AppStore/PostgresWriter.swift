@@ -13,8 +13,11 @@ struct PostgresWriter {
     let count: Int?
     /// Changes of earlier batches.
     private var applied = 0
+    /// `placeholders(rows:columns:)` by shape: the same few shapes recur for every chunk.
+    private var placeholderCache: [[Int]: String] = [:]
 
     static let rowsPerStatement = 1_000
+    static let rowsPerArrayStatement = 10_000
     static let parametersPerStatement = 30_000
 
     init(store: PostgresAppStore, now: String, count: Int?) {
@@ -63,16 +66,18 @@ struct PostgresWriter {
     private struct Row {
         var offset: Int
         var change: AppChange
-        var parameters: [PostgresConnection.Parameter]
+        /// nil: the column's DEFAULT (a create that gives no value for a column that
+        /// another create of the same statement sets).
+        var parameters: [PostgresConnection.Parameter?]
     }
 
-    private func createUsers(_ changes: ArraySlice<AppChange>, firstOffset: Int) throws {
+    private mutating func createUsers(_ changes: ArraySlice<AppChange>, firstOffset: Int) throws {
         let users = changes.map { change -> AppUser in
             guard case .create(let user) = change else { preconditionFailure("a run of creates") }
             return user
         }
         // Which keys exist already: one query per lookup batch, compared exactly.
-        let keys = Array(Set(users.lazy.map(\.key).filter { !$0.utf8.contains(0) })).sorted()
+        let keys = Array(Set(users.lazy.map(\.key).filter { !$0.containsNUL })).sorted()
         var existing = Set<String>()
         for start in stride(from: 0, to: keys.count, by: PostgresAppStore.lookupBatchSize) {
             let chunk = Array(keys[start..<min(start + PostgresAppStore.lookupBatchSize, keys.count)])
@@ -83,48 +88,47 @@ struct PostgresWriter {
             for row in 0..<rows.rowCount { if let key = rows.text(row, 0) { existing.insert(key) } }
         }
 
+        // One column list for the whole run: the union of the mapped columns the creates
+        // set; a create without a value for one of them gives DEFAULT there, as its own
+        // INSERT would. (Grouping by column set instead would cut a run whose creates
+        // alternate between two sets into statements of one row.)
         var seen = Set<String>()
-        var pending: [Row] = []
-        var pendingIndices: [Int]? = nil
+        var prepared: [(offset: Int, change: AppChange, user: AppUser, values: [Int: PostgresConnection.Parameter])] = []
+        prepared.reserveCapacity(users.count)
+        var used = Set<Int>()
         for (position, user) in users.enumerated() {
             let offset = firstOffset + position
             let change = changes[changes.startIndex + position]
-            let indices: [Int]
-            let values: [PostgresConnection.Parameter]
             do {
-                guard !user.key.utf8.contains(0) else {
+                guard !user.key.containsNUL else {
                     throw PostgresChangeFailure("the key contains a NUL character, which PostgreSQL text cannot hold")
                 }
-                (indices, values) = try mappedColumns(user.values)
+                let (indices, values) = try mappedColumns(user.values)
                 if existing.contains(user.key) || !seen.insert(user.key).inserted {
                     throw PostgresChangeFailure("a user with this key already exists")
                 }
+                used.formUnion(indices)
+                prepared.append((offset, change, user, Dictionary(uniqueKeysWithValues: zip(indices, values))))
             } catch {
                 throw describeFailure(of: change, offset: offset, error: error)
             }
-            if let current = pendingIndices, current != indices {
-                try insertUsers(pending, indices: current)
-                pending.removeAll(keepingCapacity: true)
-            }
-            pendingIndices = indices
-            var parameters: [PostgresConnection.Parameter] = [
-                .text(user.key), .text(user.managed ? "1" : "0"), .text(user.active ? "1" : "0"),
+        }
+        let indices = used.sorted()
+        let rows = prepared.map { item -> Row in
+            var parameters: [PostgresConnection.Parameter?] = [
+                .text(item.user.key), .text(item.user.managed ? "1" : "0"), .text(item.user.active ? "1" : "0"),
             ]
             if sql.updatedAt != nil { parameters.append(.text(now)) }
-            parameters += values
-            pending.append(Row(offset: offset, change: change, parameters: parameters))
+            for index in indices { parameters.append(item.values[index]) }
+            return Row(offset: item.offset, change: item.change, parameters: parameters)
         }
-        if let pendingIndices, !pending.isEmpty { try insertUsers(pending, indices: pendingIndices) }
-    }
-
-    private func insertUsers(_ rows: [Row], indices: [Int]) throws {
         let names = [sql.key, sql.managed, sql.active] + (sql.updatedAt.map { [$0] } ?? [])
             + indices.map { schema.columns[$0].name.quotedIdentifier }
         let prefix = "INSERT INTO \(sql.users) (\(names.joined(separator: ", "))) VALUES "
         try writeChunked(rows, columns: names.count) { values in prefix + values }
     }
 
-    private func addMemberships(_ changes: ArraySlice<AppChange>, firstOffset: Int) throws {
+    private mutating func addMemberships(_ changes: ArraySlice<AppChange>, firstOffset: Int) throws {
         var seen = Set<[String]>()
         var rows: [Row] = []
         for (position, change) in changes.enumerated() {
@@ -134,28 +138,44 @@ struct PostgresWriter {
         }
         // Not ON CONFLICT DO NOTHING: that would also ignore the application's own unique
         // constraints, and it needs a unique key that an existing table may lack.
-        try writeChunked(rows, columns: 2) { values in
-            "INSERT INTO \(sql.memberships) (\(sql.memberGroup), \(sql.memberUser)) SELECT v.g, v.u FROM (VALUES \(values))"
-                + " AS v(g, u) WHERE NOT EXISTS (SELECT 1 FROM \(sql.memberships) AS m"
-                + " WHERE m.\(sql.memberGroup) = v.g AND m.\(sql.memberUser) = v.u)"
-        }
+        // Two text arrays (unnest) rather than a VALUES list: two parameters to parse
+        // instead of 2,000, and 10,000 pairs per statement.
+        let statement = "INSERT INTO \(sql.memberships) (\(sql.memberGroup), \(sql.memberUser))"
+            + " SELECT v.g, v.u FROM unnest($1::text[], $2::text[]) AS v(g, u) WHERE NOT EXISTS"
+            + " (SELECT 1 FROM \(sql.memberships) AS m WHERE m.\(sql.memberGroup) = v.g AND m.\(sql.memberUser) = v.u)"
+        try writeChunked(rows, columns: 2, asArrays: true) { _ in statement }
     }
 
-    private func removeMemberships(_ changes: ArraySlice<AppChange>, firstOffset: Int) throws {
+    private mutating func removeMemberships(_ changes: ArraySlice<AppChange>, firstOffset: Int) throws {
         let rows = changes.enumerated().map { position, change -> Row in
             guard case .removeMembership(let user, let group) = change else { preconditionFailure("a run of removals") }
             return Row(offset: firstOffset + position, change: change, parameters: [.text(group), .text(user)])
         }
-        try writeChunked(rows, columns: 2) { values in
-            "DELETE FROM \(sql.memberships) AS m USING (VALUES \(values)) AS v(g, u)"
-                + " WHERE m.\(sql.memberGroup) = v.g AND m.\(sql.memberUser) = v.u"
-        }
+        let statement = "DELETE FROM \(sql.memberships) AS m USING unnest($1::text[], $2::text[]) AS v(g, u)"
+            + " WHERE m.\(sql.memberGroup) = v.g AND m.\(sql.memberUser) = v.u"
+        try writeChunked(rows, columns: 2, asArrays: true) { _ in statement }
     }
 
     /// Runs `statement(values)` (values: `($1, $2), ($3, $4)`) over chunks of `rows`, each
     /// under a savepoint; a failing chunk is written again row by row to name the change.
-    private func writeChunked(_ rows: [Row], columns: Int, statement: (String) -> String) throws {
-        let perStatement = max(1, min(Self.rowsPerStatement, Self.parametersPerStatement / max(columns, 1)))
+    /// With `asArrays`, the statement takes one `text[]` parameter per column instead
+    /// (every parameter must then be text).
+    private mutating func writeChunked(
+        _ rows: [Row], columns: Int, asArrays: Bool = false, statement: (String) -> String
+    ) throws {
+        let perStatement = asArrays
+            ? Self.rowsPerArrayStatement
+            : max(1, min(Self.rowsPerStatement, Self.parametersPerStatement / max(columns, 1)))
+        func values(_ rows: some Collection<Row>) -> (String, [PostgresConnection.Parameter]) {
+            guard asArrays else { return valuesList(rows, columns: columns) }
+            let arrays = (0..<columns).map { column in
+                PostgresConnection.Parameter.textArray(rows.map { row in
+                    guard case .text(let text)? = row.parameters[column] else { preconditionFailure("text only") }
+                    return text
+                })
+            }
+            return ("", arrays)
+        }
         var start = 0
         while start < rows.count {
             let chunk = rows[start..<min(start + perStatement, rows.count)]
@@ -163,8 +183,8 @@ struct PostgresWriter {
             do {
                 try checkNUL(chunk)
                 if chunk.count > 1 { try connection.execute("SAVEPOINT ldapsync_chunk", operation: "savepoint") }
-                try connection.query(statement(Self.placeholders(rows: chunk.count, columns: columns)),
-                                     chunk.flatMap(\.parameters), operation: "write")
+                let (list, parameters) = values(chunk)
+                try connection.query(statement(list), parameters, operation: "write")
                 if chunk.count > 1 { try connection.execute("RELEASE SAVEPOINT ldapsync_chunk", operation: "savepoint") }
             } catch let error as PostgresServerError where chunk.count > 1 {
                 try store.mapped("roll back to savepoint", suffix: "nothing was written") {
@@ -172,8 +192,8 @@ struct PostgresWriter {
                 }
                 for row in chunk {
                     do {
-                        try connection.query(statement(Self.placeholders(rows: 1, columns: columns)), row.parameters,
-                                             operation: "write")
+                        let (list, parameters) = values([row])
+                        try connection.query(statement(list), parameters, operation: "write")
                     } catch {
                         throw describeFailure(of: row.change, offset: row.offset, error: error)
                     }
@@ -192,13 +212,54 @@ struct PostgresWriter {
         var error: any Error
     }
 
-    /// The first row with a text parameter that PostgreSQL cannot hold.
+    /// The first row with a text parameter that PostgreSQL cannot hold (values were
+    /// checked by `mappedColumns`; keys and group names here).
     private func checkNUL(_ rows: ArraySlice<Row>) throws {
         for row in rows {
-            for case .text(let text) in row.parameters where text.utf8.contains(0) {
+            for case .text(let text)? in row.parameters.prefix(2) where text.containsNUL {
                 throw RowFailure(row: row, error: PostgresChangeFailure("a key or group name contains a NUL character, which PostgreSQL text cannot hold"))
             }
         }
+    }
+
+    /// The `VALUES` list of `rows` and its parameters: `($1, $2), ($3, DEFAULT)`.
+    private mutating func valuesList(
+        _ rows: some Collection<Row>, columns: Int
+    ) -> (String, [PostgresConnection.Parameter]) {
+        var parameters: [PostgresConnection.Parameter] = []
+        parameters.reserveCapacity(rows.count * columns)
+        var complete = true
+        for row in rows {
+            for parameter in row.parameters {
+                if let parameter { parameters.append(parameter) } else { complete = false }
+            }
+        }
+        if complete { return (placeholders(rows: rows.count, columns: columns), parameters) }
+        var text = ""
+        text.reserveCapacity(rows.count * columns * 7)
+        var number = 1
+        for (rowIndex, row) in rows.enumerated() {
+            text += rowIndex == 0 ? "(" : ", ("
+            for (column, parameter) in row.parameters.enumerated() {
+                if column > 0 { text += ", " }
+                if parameter == nil {
+                    text += "DEFAULT"
+                } else {
+                    text += "$"
+                    text += String(number)
+                    number += 1
+                }
+            }
+            text += ")"
+        }
+        return (text, parameters)
+    }
+
+    private mutating func placeholders(rows: Int, columns: Int) -> String {
+        if let cached = placeholderCache[[rows, columns]] { return cached }
+        let text = Self.placeholders(rows: rows, columns: columns)
+        placeholderCache[[rows, columns]] = text
+        return text
     }
 
     /// `($1, $2), ($3, $4)`
@@ -340,7 +401,7 @@ struct PostgresWriter {
                         throw PostgresChangeFailure("value for column \(column.name.quotedIdentifier): \(error.message)")
                     }
                 }
-                guard !text.utf8.contains(0) else {
+                guard !text.containsNUL else {
                     throw PostgresChangeFailure(
                         "the value for column \(column.name.quotedIdentifier) contains a NUL character, which PostgreSQL text cannot hold"
                     )
