@@ -106,6 +106,21 @@ extension Trait where Self == ConditionTrait {
         #expect(try managedUsers(environment)[Fixtures.personUID(2)]?.active == false)
     }
 
+    @Test func doctorChecksThePostgreSQLTablesAndNamesWhatIsMissing() throws {
+        let environment = try SyncEnvironment(people: 1, groups: 0)
+        let (server, database) = try configure(environment)
+        var report = environment.doctor()
+        let pass = try #require(report.lines(containing: "app store (PostgreSQL)").first, "\(report.dump)")
+        #expect(pass.status == .pass)
+        #expect(pass.summary.contains("table users with key, ldap_managed, active, updated_at and 3 mapped columns"), "\(pass.summary)")
+
+        try server.psql("SET ROLE \(server.role); ALTER TABLE users DROP COLUMN phone;", database: database)
+        report = environment.doctor()
+        let failure = try #require(report.lines(containing: "app store (PostgreSQL)").first, "\(report.dump)")
+        #expect(failure.status == .fail)
+        #expect(failure.summary.contains(#"table "users" has no column "phone""#), "\(failure.summary)")
+    }
+
     @Test func aWrongPasswordFailsTheRunAsAConfigurationErrorWithoutWriting() throws {
         let environment = try SyncEnvironment(people: 3, groups: 0)
         let (server, database) = try configure(environment)
