@@ -35,8 +35,10 @@ public final class PostgresAppStore: AppStore {
     ///   - sslMode: libpq's `sslmode` (`disable`, `require`, `verify-ca`, `verify-full`, …);
     ///     nil leaves libpq's choice (the URL's `sslmode`, else `prefer`).
     ///   - caFile: libpq's `sslrootcert`, the CA certificates that verify the server.
+    ///   - lockTimeout: how long a statement waits for a row or table lock held by the
+    ///     application before the run fails and writes nothing (`lock_timeout`).
     public init(url: String, password: Secret? = nil, sslMode: String? = nil, caFile: String? = nil,
-                schema: AppSchema) throws {
+                schema: AppSchema, lockTimeout: Duration = .seconds(10)) throws {
         self.schema = schema
         if let problem = Self.configurationProblem(in: schema) {
             throw AppStoreError(operation: "open app store", message: problem)
@@ -46,7 +48,7 @@ public final class PostgresAppStore: AppStore {
         if let password { parameters.append(("password", password.bytes)) }
         if let sslMode { parameters.append(("sslmode", Array(sslMode.utf8))) }
         if let caFile { parameters.append(("sslrootcert", Array(caFile.utf8))) }
-        connection = try PostgresConnection(url: url, parameters: parameters)
+        connection = try PostgresConnection(url: url, parameters: parameters, lockTimeout: lockTimeout)
     }
 
     // MARK: Reading

@@ -29,12 +29,15 @@ final class PostgresConnection {
     ///   - url: a `postgres://` URL (expanded by libpq: `expand_dbname`); later
     ///     parameters override what it says.
     ///   - parameters: further keywords (`password`, `sslmode`, `sslrootcert`, …).
-    init(url: String, parameters: [(String, [UInt8])]) throws {
+    ///   - lockTimeout: how long a statement waits for a lock the application holds
+    ///     (`lock_timeout`) before it fails, as the SQLite store's busy timeout.
+    init(url: String, parameters: [(String, [UInt8])], lockTimeout: Duration = .seconds(10)) throws {
+        let milliseconds = max(1, lockTimeout.components.seconds * 1_000 + lockTimeout.components.attoseconds / 1_000_000_000_000_000)
         let all: [(String, [UInt8])] = [("dbname", Array(url.utf8))] + parameters + [
             ("application_name", Array("ldapsync".utf8)),
             ("client_encoding", Array("UTF8".utf8)),
             // Timestamps in one form whatever the server's defaults; hex bytea output.
-            ("options", Array("-c DateStyle=ISO,YMD -c TimeZone=UTC -c bytea_output=hex -c IntervalStyle=postgres".utf8)),
+            ("options", Array("-c DateStyle=ISO,YMD -c TimeZone=UTC -c bytea_output=hex -c lock_timeout=\(milliseconds)".utf8)),
         ]
         // Each value is copied into memory of our own, cleared before it is freed.
         var keywordPointers: [UnsafeMutablePointer<CChar>?] = []

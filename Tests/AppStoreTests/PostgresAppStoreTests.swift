@@ -196,6 +196,34 @@ extension Trait where Self == ConditionTrait {
         }
     }
 
+    @Test func aLockHeldByTheApplicationFailsTheRunAfterTheLockTimeoutAndWritesNothing() throws {
+        let server = try PostgresServer.shared()
+        let database = try server.createDatabase()
+        let password = Secret(Array(try Data(contentsOf: URL(fileURLWithPath: server.passwordFile))))
+        let url = server.url(database: database)
+        let store = try PostgresAppStore(url: url, password: password, sslMode: "disable", schema: testSchema(),
+                                         lockTimeout: .milliseconds(300))
+        try store.createDefaultSchema()
+        try store.apply([.create(user("u"))])
+
+        // The application, on a connection of its own, holds a row lock.
+        let application = try PostgresConnection(url: url, parameters: [("password", password.bytes), ("sslmode", Array("disable".utf8))])
+        try application.execute("BEGIN; SELECT 1 FROM users WHERE key = 'u' FOR UPDATE", operation: "lock")
+        let clock = ContinuousClock()
+        let start = clock.now
+        let error = #expect(throws: AppStoreError.self) { try store.apply([.create(user("v")), .setActive(key: "u", false)]) }
+        let waited = clock.now - start
+        try application.execute("ROLLBACK", operation: "unlock")
+        #expect(waited >= .milliseconds(250))
+        #expect(waited < .seconds(5))
+        #expect(error?.operation == #"deactivate user "u""#)
+        #expect(error?.message.contains("lock timeout (SQLSTATE 55P03)") == true)
+        #expect(try store.users(withKeys: ["v"]).isEmpty)
+        // The lock released, the same batch goes through.
+        try store.apply([.create(user("v")), .setActive(key: "u", false)])
+        #expect(try store.managedUserCount() == 2)
+    }
+
     @Test func aWrongPasswordOrAnUnavailableTLSModeIsAConnectionErrorWithoutThePassword() throws {
         let server = try PostgresServer.shared()
         let database = try server.createDatabase()
