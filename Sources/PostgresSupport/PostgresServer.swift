@@ -26,6 +26,9 @@ public final class PostgresServer: @unchecked Sendable {
     public let passwordFile: String
     /// The postmaster's pid.
     public let pid: pid_t
+    /// The CA certificate (PEM) that signed the server's certificate, which names
+    /// 127.0.0.1 and localhost: clients verify the server with it (`sslmode=verify-full`).
+    public var caFile: String { directory + "/tls/ca.pem" }
     let directory: String
     var dataDirectory: String { directory + "/data" }
     var socketDirectory: String { directory + "/socket" }
@@ -88,6 +91,7 @@ public final class PostgresServer: @unchecked Sendable {
             }
             chmod(directory, 0o755)
 
+            try makeCertificates(in: directory + "/tls", owner: (uid, gid))
             try run(["\(binaries)/initdb", "-D", data, "-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256",
                      "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"], as: "postgres")
 
@@ -95,7 +99,9 @@ public final class PostgresServer: @unchecked Sendable {
             for _ in 0..<3 {
                 let port = try freePort()
                 let options = ["-k", socket, "-p", String(port), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
-                               "-c", "full_page_writes=off", "-c", "synchronous_commit=off"]
+                               "-c", "full_page_writes=off", "-c", "synchronous_commit=off",
+                               "-c", "ssl=on", "-c", "ssl_cert_file=\(directory)/tls/server.pem",
+                               "-c", "ssl_key_file=\(directory)/tls/server.key"]
                 let pid: pid_t
                 do {
                     // The postmaster runs in the foreground under runuser, a child of this
@@ -179,6 +185,34 @@ public final class PostgresServer: @unchecked Sendable {
             if kill(pid, 0) == 0 { kill(pid, SIGKILL) }
         }
         try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// A test CA and a server certificate for 127.0.0.1 and localhost, signed by it; the
+    /// server's key belongs to the postgres user (mode 0600), as the server requires.
+    private static func makeCertificates(in directory: String, owner: (uid_t, gid_t)) throws {
+        guard mkdir(directory, 0o755) == 0 else { throw PostgresSupportError("mkdir \(directory): \(String(cString: strerror(errno)))") }
+        let extensions = directory + "/server.ext"
+        try "subjectAltName = IP:127.0.0.1, DNS:localhost\nextendedKeyUsage = serverAuth\n"
+            .write(toFile: extensions, atomically: true, encoding: .utf8)
+        let key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        for arguments in [
+            ["req", "-x509"] + key + ["-keyout", "\(directory)/ca.key", "-out", "\(directory)/ca.pem", "-days", "30",
+                                     "-subj", "/CN=ldapsync PostgreSQL test CA"],
+            ["req", "-new"] + key + ["-keyout", "\(directory)/server.key", "-out", "\(directory)/server.csr",
+                                    "-subj", "/CN=127.0.0.1"],
+            ["x509", "-req", "-in", "\(directory)/server.csr", "-CA", "\(directory)/ca.pem", "-CAkey", "\(directory)/ca.key",
+             "-set_serial", "0x\(String(UInt64.random(in: 1...UInt64(Int64.max)), radix: 16))", "-days", "30",
+             "-extfile", extensions, "-out", "\(directory)/server.pem"],
+        ] {
+            let result = try ExternalCommand.run("openssl", arguments, timeout: .seconds(60))
+            guard result.status == 0, !result.terminatedBySignal else {
+                throw PostgresSupportError("openssl \(arguments[0]) failed: \(result.combinedOutput.suffix(1000))")
+            }
+        }
+        for file in ["server.key", "server.pem"] {
+            chown("\(directory)/\(file)", owner.0, owner.1)
+            chmod("\(directory)/\(file)", 0o600)
+        }
     }
 
     /// Starts `postgres` as the postgres user and returns the postmaster's pid once its

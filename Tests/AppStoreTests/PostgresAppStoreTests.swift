@@ -224,21 +224,39 @@ extension Trait where Self == ConditionTrait {
         #expect(try store.managedUserCount() == 2)
     }
 
-    @Test func aWrongPasswordOrAnUnavailableTLSModeIsAConnectionErrorWithoutThePassword() throws {
+    @Test func aWrongPasswordIsAConnectionErrorWithoutThePassword() throws {
         let server = try PostgresServer.shared()
         let database = try server.createDatabase()
-        var error = #expect(throws: AppStoreError.self) {
+        let error = #expect(throws: AppStoreError.self) {
             try PostgresAppStore(url: server.url(database: database), password: Secret("wrong-secret"), sslMode: "disable",
                                  schema: testSchema())
         }
         #expect(error?.operation == "connect to PostgreSQL")
         #expect(error?.message.contains("password authentication failed") == true)
         #expect(error?.description.contains("wrong-secret") == false)
+    }
 
+    /// TLS as configured: verify-full against the test CA connects over TLS; another CA
+    /// is refused; disable connects in the clear.
+    @Test func sslModeAndCAFileReachLibpq() throws {
+        let server = try PostgresServer.shared()
+        let database = try server.createDatabase()
+        let url = server.url(database: database)
         let password = Secret(Array(try Data(contentsOf: URL(fileURLWithPath: server.passwordFile))))
-        error = #expect(throws: AppStoreError.self) {
-            try PostgresAppStore(url: server.url(database: database), password: password, sslMode: "require", schema: testSchema())
+        func usesTLS(_ store: PostgresAppStore) throws -> String? {
+            try store.connection.query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", operation: "test").text(0, 0)
         }
-        #expect(error?.message.contains("SSL") == true)
+        let verified = try PostgresAppStore(url: url, password: password, sslMode: "verify-full", caFile: server.caFile,
+                                            schema: testSchema())
+        #expect(try usesTLS(verified) == "t")
+        #expect(try usesTLS(PostgresAppStore(url: url, password: password, sslMode: "require", schema: testSchema())) == "t")
+        #expect(try usesTLS(PostgresAppStore(url: url, password: password, sslMode: "disable", schema: testSchema())) == "f")
+
+        let error = #expect(throws: AppStoreError.self) {
+            try PostgresAppStore(url: url, password: password, sslMode: "verify-full",
+                                 caFile: "/etc/ssl/certs/ca-certificates.crt", schema: testSchema())
+        }
+        #expect(error?.operation == "connect to PostgreSQL")
+        #expect(error?.message.contains("certificate verify failed") == true, "\(String(describing: error))")
     }
 }

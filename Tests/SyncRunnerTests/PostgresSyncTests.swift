@@ -25,7 +25,7 @@ extension Trait where Self == ConditionTrait {
     private func configure(_ environment: SyncEnvironment, groups: String? = nil) throws -> (PostgresServer, String) {
         let server = try PostgresServer.shared()
         let database = try server.createDatabase()
-        let app = "app: { kind: postgres, url: \"\(server.url(database: database))\", passwordFile: \"\(server.passwordFile)\", sslMode: disable }"
+        let app = "app: { kind: postgres, url: \"\(server.url(database: database))\", passwordFile: \"\(server.passwordFile)\", sslMode: verify-full, caFile: \"\(server.caFile)\" }"
         let yaml = environment.yaml(groups: groups).replacingOccurrences(of: "app: { path: app.db }", with: app)
         #expect(yaml.contains("kind: postgres"))
         try yaml.write(toFile: environment.configPath, atomically: true, encoding: .utf8)
