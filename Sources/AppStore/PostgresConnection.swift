@@ -27,13 +27,15 @@ final class PostgresConnection {
     ///
     /// - Parameters:
     ///   - url: a `postgres://` URL (expanded by libpq: `expand_dbname`); later
-    ///     parameters override what it says.
+    ///     parameters override what it says. A server that does not answer fails the
+    ///     connection after 10 s unless the URL sets `connect_timeout=`.
     ///   - parameters: further keywords (`password`, `sslmode`, `sslrootcert`, …).
     ///   - lockTimeout: how long a statement waits for a lock the application holds
     ///     (`lock_timeout`) before it fails, as the SQLite store's busy timeout.
     init(url: String, parameters: [(String, [UInt8])], lockTimeout: Duration = .seconds(10)) throws {
         let milliseconds = max(1, lockTimeout.components.seconds * 1_000 + lockTimeout.components.attoseconds / 1_000_000_000_000_000)
-        let all: [(String, [UInt8])] = [("dbname", Array(url.utf8))] + parameters + [
+        // Before the URL, so that its own connect_timeout= wins; after it, what must hold.
+        let all: [(String, [UInt8])] = [("connect_timeout", Array("10".utf8)), ("dbname", Array(url.utf8))] + parameters + [
             ("application_name", Array("ldapsync".utf8)),
             ("client_encoding", Array("UTF8".utf8)),
             // Timestamps in one form whatever the server's defaults; hex bytea output.
