@@ -3,7 +3,7 @@ import PackageDescription
 
 // Dependencies point one way (see docs/design.md):
 //   ldapsync (commands) → LDAPClient, StateStore → DirectoryModel
-// CLDAP and CLMDB are imported only by LDAPClient and StateStore respectively.
+// CLDAP, CLMDB and CLibPQ are imported only by LDAPClient, StateStore and AppStore respectively.
 let package = Package(
     name: "ldapsync",
     platforms: [.macOS(.v13)],
