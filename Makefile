@@ -31,12 +31,17 @@ SWIFT ?= swift
 # samba … krb5-user: the private Samba 4 AD domain controllers of the AD tests (SambaSupport;
 # samba-tool provisions, samba serves; ldb-tools for inspecting sam.ldb). Their services
 # must not start either: the same policy-rc.d covers them.
+# postgresql and libpq-dev: the CLibPQ system-library target (pkg-config libpq) and the private
+# PostgreSQL 15 servers of the PostgreSQL app-store tests (PostgresSupport runs initdb and
+# postgres as the postgres user in a temporary directory). The package's own "15 main"
+# cluster must not start: the same policy-rc.d covers it (it is created, stopped, and unused).
 # Where invoke-rc.d looks for a policy (a variable only so the rule can be tried elsewhere).
 POLICY_RC_D ?= /usr/sbin/policy-rc.d
 DEB_PACKAGES := libldap-dev liblmdb-dev slapd ldap-utils openssl pkg-config libsqlite3-dev ca-certificates sqlite3 \
                 systemd logrotate python3-prometheus-client \
                 samba samba-ad-dc samba-ad-provision samba-dsdb-modules samba-vfs-modules winbind python3-samba \
-                ldb-tools krb5-user
+                ldb-tools krb5-user \
+                postgresql libpq-dev
 
 .PHONY: deps toolchain build test test-asan bench demo fuzz soak clean
 
@@ -52,7 +57,7 @@ deps:
 	  echo "make deps: missing packages: $${missing[*]}; run 'make deps' as root or: sudo apt-get install $${missing[*]}" >&2
 	  exit 1
 	fi
-	# The slapd and samba packages must not start system services: a policy-rc.d that answers
+	# The slapd, samba and postgresql packages must not start system services: a policy-rc.d that answers
 	# 101 ("action forbidden") stops invoke-rc.d. Ours only if there is none, and it
 	# goes away however the install ends.
 	if [[ ! -e $(POLICY_RC_D) ]]; then

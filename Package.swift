@@ -3,7 +3,7 @@ import PackageDescription
 
 // Dependencies point one way (see docs/design.md):
 //   ldapsync (commands) → LDAPClient, StateStore → DirectoryModel
-// CLDAP and CLMDB are imported only by LDAPClient and StateStore respectively.
+// CLDAP, CLMDB and CLibPQ are imported only by LDAPClient, StateStore and AppStore respectively.
 let package = Package(
     name: "ldapsync",
     platforms: [.macOS(.v13)],
@@ -27,6 +27,12 @@ let package = Package(
             pkgConfig: "lmdb",
             providers: [.apt(["liblmdb-dev"])]
         ),
+        // libpq, imported only by the PostgreSQL app store (Sources/AppStore/Postgres*.swift).
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
         .target(name: "DirectoryModel"),
         .target(
             name: "LDAPClient",
@@ -38,8 +44,9 @@ let package = Package(
         .target(name: "StateStore", dependencies: ["CLMDB", "DirectoryModel"]),
         // YAML → validated, versioned configuration (SPEC §3).
         .target(name: "SyncConfig", dependencies: ["DirectoryModel", .product(name: "Yams", package: "Yams")]),
-        // The application's user store: SQLite (embedded default) through GRDB.
-        .target(name: "AppStore", dependencies: ["DirectoryModel", .product(name: "GRDB", package: "GRDB.swift")]),
+        // The application's user store: SQLite (embedded default) through GRDB, PostgreSQL
+        // (the server option) through libpq.
+        .target(name: "AppStore", dependencies: ["DirectoryModel", "CLibPQ", .product(name: "GRDB", package: "GRDB.swift")]),
         // Pure Swift: diff, merge, group rules, plan. No I/O, no C modules.
         .target(name: "SyncEngine", dependencies: ["DirectoryModel"]),
         // Wires configuration, LDAP, state store, app store and engine into a run.
@@ -54,6 +61,8 @@ let package = Package(
         .target(name: "SlapdSupport"),
         // Starts private Samba 4 AD domain controllers on loopback for tests (issue #6).
         .target(name: "SambaSupport", dependencies: ["SlapdSupport"]),
+        // Starts a private PostgreSQL 15 server on loopback for tests (issue #8).
+        .target(name: "PostgresSupport", dependencies: ["SlapdSupport"]),
         .executableTarget(
             name: "ldapsync",
             dependencies: [
@@ -81,11 +90,11 @@ let package = Package(
         .testTarget(name: "LDAPClientTests", dependencies: ["LDAPClient", "SlapdSupport", "SambaSupport", "DirectoryModel"]),
         .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "DirectoryModel"]),
         .testTarget(name: "SyncConfigTests", dependencies: ["SyncConfig", "DirectoryModel"]),
-        .testTarget(name: "AppStoreTests", dependencies: ["AppStore", "DirectoryModel"]),
+        .testTarget(name: "AppStoreTests", dependencies: ["AppStore", "DirectoryModel", "PostgresSupport"]),
         .testTarget(name: "SyncEngineTests", dependencies: ["SyncEngine", "DirectoryModel"]),
         .testTarget(
             name: "SyncRunnerTests",
-            dependencies: ["SyncRunner", "SyncConfig", "AppStore", "StateStore", "LDAPClient", "SlapdSupport", "SambaSupport", "DirectoryModel"]
+            dependencies: ["SyncRunner", "SyncConfig", "AppStore", "StateStore", "LDAPClient", "SlapdSupport", "SambaSupport", "PostgresSupport", "DirectoryModel"]
         ),
         .testTarget(name: "CLITests", dependencies: ["ldapsync", "SlapdSupport", "SambaSupport", "LDAPClient", "DirectoryModel"]),
     ],

@@ -3,7 +3,7 @@ import Yams
 
 extension ConfigurationDecoder {
     static let sqliteKeys = ["kind", "path", "users", "memberships"]
-    static let postgresKeys = ["kind", "url", "passwordFile", "passwordEnv", "users", "memberships"]
+    static let postgresKeys = ["kind", "url", "passwordFile", "passwordEnv", "sslMode", "caFile", "users", "memberships"]
     static let attributeKeys = ["ldap", "app", "direction", "conflict", "multiValued", "binary", "transform", "sensitive"]
 
     // MARK: app
@@ -22,7 +22,8 @@ extension ConfigurationDecoder {
         let allowed = kind == "sqlite" ? Self.sqliteKeys : Self.postgresKeys
         for entry in section.entries where !allowed.contains(entry.key) {
             switch (kind, entry.key) {
-            case ("sqlite", "url"), ("sqlite", "passwordFile"), ("sqlite", "passwordEnv"):
+            case ("sqlite", "url"), ("sqlite", "passwordFile"), ("sqlite", "passwordEnv"), ("sqlite", "sslMode"),
+                 ("sqlite", "caFile"):
                 throw reader.error(entry.keyPosition, section.path(entry.key),
                     "\(entry.key) is for kind: postgres; kind: sqlite takes path (the database file)")
             case ("postgres", "path"):
@@ -37,7 +38,8 @@ extension ConfigurationDecoder {
             app.kind = .sqlite(path: try path(section, "path", default: "app.db"))
         } else {
             let url = try reader.required(section, "url", "postgres://USER@HOST:PORT/DATABASE", postgresURL)
-            app.kind = .postgres(url: url, password: try passwordSource(section, required: false))
+            app.kind = .postgres(url: url, password: try passwordSource(section, required: false),
+                                 tls: try postgresTLS(section, url: url))
         }
 
         if let users = try reader.optionalSection(section, "users") {
@@ -76,6 +78,30 @@ extension ConfigurationDecoder {
                 "the memberships table must differ from the users table (\(app.users.table))")
         }
         return app
+    }
+
+    /// `sslMode` and `caFile`: a CA file is only used to verify, so it needs
+    /// `verify-ca` or `verify-full`; TLS is set in one place, not in the URL as well.
+    func postgresTLS(_ section: Section, url: String) throws(ConfigurationError) -> PostgresTLS {
+        var tls = PostgresTLS()
+        tls.mode = try reader.value(section, "sslMode", default: nil) { (node, path) throws(ConfigurationError) in
+            try reader.choice(node, path, PostgresTLS.Mode.self)
+        }
+        if let entry = section.entry("caFile") {
+            tls.caFile = try resolvedPath(entry.value, section.path("caFile"))
+            guard tls.mode == .verifyCA || tls.mode == .verifyFull else {
+                throw reader.error(entry.keyPosition, section.path("caFile"),
+                    "caFile verifies the server's certificate, which only sslMode: verify-ca or verify-full do; set one of them")
+            }
+        }
+        let query = url.firstIndex(of: "?").map { url[$0...].lowercased() } ?? ""
+        for (key, parameter) in [("sslMode", "sslmode="), ("caFile", "sslrootcert=")] {
+            if let entry = section.entry(key), query.contains(parameter) {
+                throw reader.error(entry.keyPosition, section.path(key),
+                    "the URL sets \(parameter.dropLast()) too; set TLS in one place (remove it from the URL)")
+            }
+        }
+        return tls
     }
 
     /// A PostgreSQL URL, which must not hold a password (SPEC §12). The URL is never

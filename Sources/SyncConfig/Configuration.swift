@@ -219,7 +219,36 @@ public struct MembershipsTable: Sendable, Equatable {
 public enum AppStoreKind: Sendable, Equatable {
     /// Path made absolute by the loader (relative to the configuration file).
     case sqlite(path: String)
-    case postgres(url: String, password: PasswordSource?)
+    /// A PostgreSQL server: its URL (without a password), where the password comes
+    /// from, and how the connection is secured.
+    case postgres(url: String, password: PasswordSource?, tls: PostgresTLS = PostgresTLS())
+}
+
+/// TLS for the PostgreSQL app store (`app.sslMode`, `app.caFile`), passed to libpq as
+/// `sslmode` and `sslrootcert`.
+public struct PostgresTLS: Sendable, Equatable {
+    public enum Mode: String, Sendable, Equatable, CaseIterable {
+        /// No TLS.
+        case disable
+        /// TLS, without checking the server's certificate.
+        case require
+        /// TLS, the certificate signed by a trusted CA (`caFile`).
+        case verifyCA = "verify-ca"
+        /// TLS, the certificate signed by a trusted CA and naming the URL's host.
+        case verifyFull = "verify-full"
+    }
+
+    /// Nil leaves libpq's choice: the URL's `sslmode=`, else `prefer` (TLS when the
+    /// server offers it, unverified).
+    public var mode: Mode?
+    /// The CA certificates (PEM) that verify the server; nil: libpq's default,
+    /// `~/.postgresql/root.crt`. Made absolute by the loader.
+    public var caFile: String?
+
+    public init(mode: Mode? = nil, caFile: String? = nil) {
+        self.mode = mode
+        self.caFile = caFile
+    }
 }
 
 public struct AppConfiguration: Sendable, Equatable {

@@ -172,8 +172,14 @@ public final class SyncRunner {
             } catch {
                 throw .configuration("app store \(path): \(error)")
             }
-        case .postgres:
-            throw .configuration("app.kind postgres is not available in this build yet (planned in issue #8)")
+        case .postgres(let url, let password, let tls):
+            do {
+                let store = try PostgresAppStoreOpening.open(configuration, url: url, password: password, tls: tls)
+                try store.validateSchema()
+                return store
+            } catch {
+                throw .configuration("app store (PostgreSQL): \(error)")
+            }
         }
     }
 

@@ -9,8 +9,9 @@ import Testing
         .create(AppUser(key: key, managed: true, active: true, values: [:]))
     }
 
-    @Test func aMarkedTransactionRecordsItsRunPerDirectory() throws {
-        try withStore { store, _ in
+    @Test(arguments: Backend.available)
+    func aMarkedTransactionRecordsItsRunPerDirectory(backend: Backend) throws {
+        try withStore(backend) { store, _ in
             #expect(try store.committedRun(of: "corp") == nil)
             var delivered = false
             try store.apply(streaming: {
@@ -28,8 +29,9 @@ import Testing
         }
     }
 
-    @Test func aTransactionRolledBackLeavesNoMark() throws {
-        try withStore { store, _ in
+    @Test(arguments: Backend.available)
+    func aTransactionRolledBackLeavesNoMark(backend: Backend) throws {
+        try withStore(backend) { store, _ in
             try store.apply(streaming: { nil }, mark: CommitMark(directory: "corp", runID: "before"))
             var batches = 0
             #expect(throws: AppStoreError.self) {
@@ -44,11 +46,12 @@ import Testing
         }
     }
 
-    @Test func anUnmarkedTransactionDoesNotCreateTheTable() throws {
-        try withStore { store, path in
+    @Test(arguments: Backend.available)
+    func anUnmarkedTransactionDoesNotCreateTheTable(backend: Backend) throws {
+        try withStore(backend) { store, raw in
             try store.apply([create("a")])
             #expect(try store.committedRun(of: "corp") == nil)
-            #expect(try !dump(path).contains { $0.contains(CommitMark.table) })
+            #expect(try !raw.dump().contains { $0.contains(CommitMark.table) })
         }
     }
 }

@@ -11,9 +11,24 @@ enum LocalChecks {
 
     static func appStore(_ configuration: Configuration) -> [DoctorCheck] {
         switch configuration.app.kind {
-        case .postgres:
-            return [DoctorCheck(.fail, area: "app", "app store: app.kind postgres is not available in this build yet",
-                                advice: "use kind: sqlite for now (PostgreSQL is planned in issue #8)")]
+        case .postgres(let url, let password, let tls):
+            let store: PostgresAppStore
+            do {
+                store = try PostgresAppStoreOpening.open(configuration, url: url, password: password, tls: tls)
+            } catch {
+                return [DoctorCheck(.fail, area: "app", "app store (PostgreSQL): \(error)",
+                                    advice: "check app.url, the password (app.passwordFile or app.passwordEnv), app.sslMode and app.caFile, and that the server accepts this host (pg_hba.conf)")]
+            }
+            do {
+                try store.validateSchema()
+            } catch {
+                return [DoctorCheck(.fail, area: "app", "app store (PostgreSQL): \(error)",
+                                    advice: "add what is missing (ldapsync init creates the default tables and adds missing mapped columns), or correct the table and column names under app")]
+            }
+            let users = configuration.app.users
+            let memberships = configuration.app.memberships
+            return [DoctorCheck(.pass, area: "app",
+                                "app store (PostgreSQL): table \(users.table) with \(users.key), \(users.managed), \(users.active)\(users.updatedAt.map { ", \($0)" } ?? "") and \(count(configuration.attributes.count, "mapped column", "mapped columns")), and table \(memberships.table), are present")]
         case .sqlite(let path):
             guard let kind = fileKind(path) else {
                 return [DoctorCheck(.fail, area: "app", "app store \(path) does not exist",

@@ -37,6 +37,16 @@ struct Init: ParsableCommand {
             database = sqlite
         } else if case .sqlite(let configured) = configuration.app.kind {
             database = configured
+        } else if case .postgres(let url, let password, let tls) = configuration.app.kind {
+            do {
+                let store = try PostgresAppStoreOpening.open(configuration, url: url, password: password, tls: tls)
+                let changes = try store.createDefaultSchemaReportingChanges()
+                if changes.isEmpty { print("PostgreSQL app store: the tables are already there") }
+                for change in changes { print("PostgreSQL app store: \(change)") }
+            } catch {
+                throw CommandExit(.usage, "app store (PostgreSQL): \(error)")
+            }
+            return
         } else {
             print("\(path) exists and its app store is not SQLite: nothing to create")
             return

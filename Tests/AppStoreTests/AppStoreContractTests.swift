@@ -1,0 +1,461 @@
+import Foundation
+import Testing
+@testable import AppStore
+
+/// The app-store contract (SPEC §6), run against SQLite and PostgreSQL alike.
+@Suite struct AppStoreContractTests {
+    @Test(arguments: Backend.available)
+    func createUpdateRenameAndMembershipsRoundTrip(backend: Backend) throws {
+        try withStore(backend) { store, _ in
+            try store.apply([
+                .create(user("alice", email: "alice@example.com", roles: ["admin", "dev"])),
+                .create(user("bob")),
+                .addMembership(user: "alice", group: "staff"),
+                .addMembership(user: "alice", group: "admins"),
+                .addMembership(user: "bob", group: "staff"),
+            ])
+            var users = try store.users(withKeys: ["alice", "bob", "carol"])
+            #expect(Set(users.keys) == ["alice", "bob"])
+            let alice = try #require(users["alice"])
+            #expect(alice.managed && alice.active)
+            #expect(alice.values["email"] == .text("alice@example.com"))
+            #expect(alice.values["roles"] == .text(#"["admin","dev"]"#))
+            #expect(alice.values["phone"] == .null)
+            #expect(alice.values["photo"] == .null)
+            #expect(users["bob"]?.values["email"] == .null)
+
+            try store.apply([
+                .update(key: "alice", values: ["phone": .text("+1 555 0100"), "email": .null]),
+                .setActive(key: "bob", false),
+                .rename(from: "alice", to: "alice.smith"),
+            ])
+            users = try store.users(withKeys: ["alice", "alice.smith", "bob"])
+            #expect(Set(users.keys) == ["alice.smith", "bob"])
+            #expect(users["alice.smith"]?.values["phone"] == .text("+1 555 0100"))
+            #expect(users["alice.smith"]?.values["email"] == .null)
+            #expect(users["alice.smith"]?.values["roles"] == .text(#"["admin","dev"]"#))
+            #expect(users["bob"]?.active == false)
+            #expect(users["bob"]?.managed == true)
+
+            let groups: Set<String> = ["staff", "admins", "unrelated"]
+            #expect(try store.memberships(ofUsers: ["alice", "alice.smith", "bob"], in: groups) == [
+                "alice.smith": ["staff", "admins"], "bob": ["staff"],
+            ])
+            try store.apply([
+                .removeMembership(user: "alice.smith", group: "admins"),
+                .removeMembership(user: "alice.smith", group: "admins"),
+                .addMembership(user: "bob", group: "staff"),
+                .addMembership(user: "bob", group: "new"),
+                .addMembership(user: "bob", group: "new"),
+            ])
+            #expect(try store.memberships(ofUsers: ["alice.smith", "bob"], in: groups.union(["new"])) == [
+                "alice.smith": ["staff"], "bob": ["staff", "new"],
+            ])
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func membershipsAreFilteredByTheGivenGroups(backend: Backend) throws {
+        try withStore(backend) { store, _ in
+            let manyGroups = (0..<1_200).map { "group-\($0)" }
+            try store.apply(
+                [.create(user("u"))] + manyGroups.map { .addMembership(user: "u", group: $0) }
+                    + [.addMembership(user: "other", group: "group-1")]
+            )
+            #expect(try store.memberships(ofUsers: ["u"], in: []) == [:])
+            #expect(try store.memberships(ofUsers: [], in: ["group-1"]) == [:])
+            #expect(try store.memberships(ofUsers: ["u"], in: ["group-7", "nope"]) == ["u": ["group-7"]])
+            let wide = Set(manyGroups.prefix(700)).union(["nope"])
+            #expect(try store.memberships(ofUsers: ["u", "nobody"], in: wide) == ["u": Set(manyGroups.prefix(700))])
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func lookupsCrossBatchBoundaries(backend: Backend) throws {
+        try withStore(backend) { store, _ in
+            let keys = (0..<10_201).map { String(format: "user%05d", $0) }
+            try store.apply(keys.map { .create(user($0)) } + keys.map { .addMembership(user: $0, group: "all") })
+            let users = try store.users(withKeys: keys + ["missing"] + keys.prefix(3))
+            #expect(users.count == keys.count)
+            #expect(try store.memberships(ofUsers: keys, in: ["all"]).count == keys.count)
+            #expect(try store.managedUserCount() == keys.count)
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func untaggedUsersAreFoundButNeverListedOrTouched(backend: Backend) throws {
+        try withStore(backend) { store, raw in
+            try raw.execute("""
+                INSERT INTO users (key, email) VALUES ('local', 'local@example.com');
+                INSERT INTO users (key, ldap_managed) VALUES ('zed', 7);
+                """)
+            try store.apply([.create(user("m1")), .create(user("m0"))])
+            let local = try #require(try store.users(withKeys: ["local"])["local"])
+            #expect(!local.managed)
+            #expect(local.active)
+            #expect(local.values["email"] == .text("local@example.com"))
+
+            var listed: [String] = []
+            try store.forEachManagedUser { listed.append($0.key) }
+            #expect(listed == ["m0", "m1", "zed"])
+            #expect(try store.managedUserCount() == 3)
+
+            let before = try raw.dump()
+            for change in [
+                AppChange.update(key: "local", values: ["email": .text("x")]),
+                .setActive(key: "local", false),
+                .rename(from: "local", to: "other"),
+            ] {
+                let error = #expect(throws: AppStoreError.self) { try store.apply([change]) }
+                #expect(error?.message.contains("not managed by ldapsync") == true)
+            }
+            #expect(try raw.dump() == before)
+
+            try store.apply([.setManaged(key: "local", true), .update(key: "local", values: ["phone": .text("1")])])
+            #expect(try store.users(withKeys: ["local"])["local"]?.managed == true)
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func changesToMissingUsersAreErrors(backend: Backend) throws {
+        try withStore(backend) { store, _ in
+            for change in [
+                AppChange.update(key: "ghost", values: [:]),
+                .setManaged(key: "ghost", true),
+                .setActive(key: "ghost", true),
+                .rename(from: "ghost", to: "spirit"),
+            ] {
+                let error = #expect(throws: AppStoreError.self) { try store.apply([change]) }
+                #expect(error?.message.contains("no such user") == true)
+                #expect(error?.operation.contains("\"ghost\"") == true)
+            }
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func forEachManagedUserStreamsInBytewiseKeyOrder(backend: Backend) throws {
+        try withStore(backend) { store, _ in
+            let keys = ["b", "a", "B", "é", "e", "a b", "Z", "aa", "10", "9", "ä", "_", "~"]
+                + (0..<2_500).map { "bulk\($0)" }
+            try store.apply(keys.map { .create(user($0)) })
+            var listed: [String] = []
+            try store.forEachManagedUser { listed.append($0.key) }
+            #expect(listed == keys.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) })
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func theStoreRefusesToBeCalledFromInsideItsOwnIteration(backend: Backend) throws {
+        try withStore(backend) { store, _ in
+            try store.apply([.create(user("a"))])
+            let error = #expect(throws: AppStoreError.self) {
+                try store.forEachManagedUser { _ in _ = try store.users(withKeys: ["a"]) }
+            }
+            #expect(error?.message.contains("not reentrant") == true)
+            #expect(try store.users(withKeys: ["a"]).count == 1)
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func errorsThrownByTheBodyPassThroughUnchanged(backend: Backend) throws {
+        struct Stop: Error, Equatable {}
+        try withStore(backend) { store, _ in
+            try store.apply([.create(user("a")), .create(user("b"))])
+            var seen = 0
+            #expect(throws: Stop()) {
+                try store.forEachManagedUser { _ in
+                    seen += 1
+                    throw Stop()
+                }
+            }
+            #expect(seen == 1)
+            #expect(try store.managedUserCount() == 2)
+            // The store is usable afterwards (its read transaction ended).
+            try store.apply([.create(user("c"))])
+            #expect(try store.managedUserCount() == 3)
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func keysAreComparedExactly(backend: Backend) throws {
+        try withStore(backend) { store, _ in
+            try store.apply([.create(user("Alice")), .create(user("alice "))])
+            #expect(try store.users(withKeys: ["alice", "ALICE", " Alice"]).isEmpty)
+            #expect(Set(try store.users(withKeys: ["Alice", "alice "]).keys) == ["Alice", "alice "])
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func aDuplicateCreateIsRefusedWhateverConstraintsTheTableHas(backend: Backend) throws {
+        try withDatabase(backend) { database in
+            let blob = backend == .sqlite ? "BLOB" : "BYTEA"
+            try database.raw.execute("""
+                CREATE TABLE users (key TEXT, ldap_managed INTEGER, active INTEGER, updated_at TEXT,
+                                    email TEXT UNIQUE, phone TEXT, roles TEXT, photo \(blob));
+                CREATE TABLE group_members (group_name TEXT, user_key TEXT);
+                INSERT INTO users (key, email) VALUES ('taken', 'taken@example.com');
+                """)
+            let store = try database.open(testSchema())
+            let before = try database.raw.dump()
+            var error = #expect(throws: AppStoreError.self) { try store.apply([.create(user("new")), .create(user("taken"))]) }
+            #expect(error?.description == #"app store: create user "taken": a user with this key already exists (change 2 of 2; nothing was written)"#)
+            error = #expect(throws: AppStoreError.self) {
+                try store.apply([.create(user("new")), .create(user("new"))])
+            }
+            #expect(error?.description == #"app store: create user "new": a user with this key already exists (change 2 of 2; nothing was written)"#)
+            // The application's own constraint: the database's message, without the value,
+            // naming the change that failed even inside a multi-row statement.
+            error = #expect(throws: AppStoreError.self) {
+                try store.apply([.create(user("a1")), .create(user("other", email: "taken@example.com")), .create(user("a2"))])
+            }
+            #expect(error?.operation == #"create user "other""#)
+            #expect(error?.message.hasSuffix("(change 2 of 3; nothing was written)") == true)
+            switch backend {
+            case .sqlite: #expect(error?.message.hasPrefix("UNIQUE constraint failed: users.email (SQLite result code 2067)") == true)
+            case .postgres: #expect(error?.message.hasPrefix(#"duplicate key value violates unique constraint "users_email_key" (SQLSTATE 23505)"#) == true)
+            }
+            #expect(error?.description.contains("taken@") == false)
+            #expect(try database.raw.dump() == before)
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func everyByteValueRoundTripsAsABlob(backend: Backend) throws {
+        try withStore(backend) { store, raw in
+            let bytes = Array(0...255) + [0, 0, 255, 0] as [UInt8]
+            try store.apply([.create(user("photo", photo: bytes)), .create(user("empty", photo: []))])
+            let users = try store.users(withKeys: ["photo", "empty"])
+            #expect(users["photo"]?.values["photo"] == .blob(bytes))
+            #expect(users["empty"]?.values["photo"] == .blob([]))
+            #expect(try raw.rows("SELECT length(photo) FROM users ORDER BY key") == ["0", "260"])
+            try store.apply([.update(key: "photo", values: ["photo": .blob([0])])])
+            #expect(try store.users(withKeys: ["photo"])["photo"]?.values["photo"] == .blob([0]))
+        }
+    }
+
+    static let misfits: [(String, AppValue)] = [
+        ("email", .blob([1])), ("email", .integer(1)), ("photo", .text("x")),
+        ("roles", .text("not json")), ("roles", .blob([])), ("nonexistent", .text("x")), ("key", .text("x")),
+    ]
+
+    @Test(arguments: Backend.available, misfits)
+    func valuesThatDoNotFitTheirColumnAreRefused(backend: Backend, misfit: (String, AppValue)) throws {
+        let (column, value) = misfit
+        try withStore(backend) { store, raw in
+            try store.apply([.create(user("u"))])
+            let before = try raw.dump()
+            let error = #expect(throws: AppStoreError.self) {
+                try store.apply([.update(key: "u", values: [column: value])])
+            }
+            #expect(error?.operation == #"update user "u""#)
+            #expect(error?.message.contains(column) == true)
+            #expect(try raw.dump() == before)
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func renameRefusesATakenKeyAndInheritsNoOrphanedMemberships(backend: Backend) throws {
+        try withStore(backend) { store, raw in
+            try store.apply([
+                .create(user("a")), .create(user("b")),
+                .addMembership(user: "a", group: "g"), .addMembership(user: "orphan", group: "admins"),
+            ])
+            let before = try raw.dump()
+            var error = #expect(throws: AppStoreError.self) { try store.apply([.rename(from: "a", to: "b")]) }
+            #expect(error?.description == #"app store: rename user "a" to "b": a user with key "b" already exists (change 1 of 1; nothing was written)"#)
+            error = #expect(throws: AppStoreError.self) { try store.apply([.rename(from: "a", to: "orphan")]) }
+            #expect(error?.message.contains("already has memberships") == true)
+            #expect(try raw.dump() == before)
+
+            try store.apply([.rename(from: "a", to: "a")])
+            try store.apply([.rename(from: "a", to: "c"), .rename(from: "b", to: "a")])
+            #expect(try store.memberships(ofUsers: ["a", "c"], in: ["g"]) == ["c": ["g"]])
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func updatedAtIsISO8601UTCOnEveryUsersRowWritten(backend: Backend) throws {
+        try withStore(backend) { store, raw in
+            try raw.execute("INSERT INTO users (key, ldap_managed, updated_at) VALUES ('old', 1, '2000-01-01 00:00:00')")
+            let start = Int64(Date().timeIntervalSince1970)
+            try store.apply([.create(user("new")), .setActive(key: "old", false), .addMembership(user: "old", group: "g")])
+            let end = Int64(Date().timeIntervalSince1970)
+            let users = try store.users(withKeys: ["new", "old"])
+            let allowed = Set((start...end).map { SQLiteAppStore.iso8601UTC(secondsSince1970: $0) })
+            #expect(allowed.contains(try #require(users["new"]?.updatedAt)))
+            #expect(users["old"]?.updatedAt == users["new"]?.updatedAt)
+            let pattern = #/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/#
+            #expect(try #require(users["new"]?.updatedAt).wholeMatch(of: pattern) != nil)
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func updatedAtIsNotWrittenWhenTheSchemaHasNone(backend: Backend) throws {
+        var schema = testSchema()
+        schema.updatedAtColumn = nil
+        try withStore(backend, schema: schema) { store, _ in
+            try store.apply([.create(user("u")), .update(key: "u", values: [:])])
+            #expect(try store.users(withKeys: ["u"])["u"]?.updatedAt == nil)
+        }
+    }
+
+    /// Creates in one batch that set different columns: a column a create leaves out
+    /// takes its default, even when the others of the batch set it.
+    @Test(arguments: Backend.available)
+    func aColumnACreateLeavesOutTakesItsDefault(backend: Backend) throws {
+        try withDatabase(backend) { database in
+            let blob = backend == .sqlite ? "BLOB" : "BYTEA"
+            try database.raw.execute("""
+                CREATE TABLE users (key TEXT PRIMARY KEY, ldap_managed INTEGER NOT NULL DEFAULT 0,
+                                    active INTEGER NOT NULL DEFAULT 1, updated_at TEXT,
+                                    email TEXT DEFAULT 'unset', phone TEXT DEFAULT 'no phone', roles TEXT, photo \(blob));
+                CREATE TABLE group_members (group_name TEXT NOT NULL, user_key TEXT NOT NULL);
+                """)
+            let store = try database.open(testSchema())
+            try store.apply((0..<10).map { index in
+                index.isMultiple(of: 2)
+                    ? .create(AppUser(key: "u\(index)", managed: true, values: ["email": .text("e\(index)"), "phone": .null]))
+                    : .create(AppUser(key: "u\(index)", managed: true, values: ["roles": .text("[]")]))
+            })
+            let users = try store.users(withKeys: ["u0", "u1"])
+            #expect(users["u0"]?.values["email"] == .text("e0"))
+            #expect(users["u0"]?.values["phone"] == .null)
+            #expect(users["u0"]?.values["roles"] == .null)
+            #expect(users["u1"]?.values["email"] == .text("unset"))
+            #expect(users["u1"]?.values["phone"] == .text("no phone"))
+            #expect(users["u1"]?.values["roles"] == .text("[]"))
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func aUserCreatedInactiveIsInactive(backend: Backend) throws {
+        try withStore(backend) { store, _ in
+            try store.apply([
+                .create(AppUser(key: "on", managed: true, active: true, values: ["email": .text("on@example.com")])),
+                .create(AppUser(key: "off", managed: true, active: false, values: ["email": .text("off@example.com")])),
+            ])
+            let users = try store.users(withKeys: ["on", "off"])
+            #expect(users["on"]?.active == true)
+            #expect(users["off"]?.active == false)
+            #expect(users["off"]?.managed == true)
+        }
+    }
+
+    // MARK: Transactions
+
+    @Test(arguments: Backend.available)
+    func aBatchWhoseLastChangeFailsLeavesTheDatabaseExactlyAsBefore(backend: Backend) throws {
+        try withStore(backend) { store, raw in
+            try store.apply([
+                .create(user("existing", email: "e@example.com", photo: [1, 2, 3])),
+                .create(user("other")),
+                .addMembership(user: "existing", group: "g"),
+            ])
+            let before = try raw.dump()
+            var batch: [AppChange] = [
+                .update(key: "existing", values: ["email": .text("changed")]),
+                .setActive(key: "other", false),
+                .rename(from: "other", to: "renamed"),
+                .removeMembership(user: "existing", group: "g"),
+                .addMembership(user: "renamed", group: "h"),
+            ]
+            batch += (batch.count..<499).map { .create(user("new\($0)", roles: ["r\($0)"])) }
+            batch.append(.create(user("existing")))
+            #expect(batch.count == 500)
+
+            let error = #expect(throws: AppStoreError.self) { try store.apply(batch) }
+            #expect(error?.description == #"app store: create user "existing": a user with this key already exists (change 500 of 500; nothing was written)"#)
+            #expect(try raw.dump() == before)
+            #expect(try store.managedUserCount() == 2)
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func streamedBatchesAreOneTransaction(backend: Backend) throws {
+        try withStore(backend) { store, raw in
+            let before = try raw.dump()
+            var batches: [[AppChange]] = [
+                (0..<1_500).map { .create(user("s\($0)")) },
+                (0..<1_500).map { .addMembership(user: "s\($0)", group: "g") },
+                [.setActive(key: "nobody", false)],
+            ]
+            let error = #expect(throws: AppStoreError.self) {
+                try store.apply(streaming: { batches.isEmpty ? nil : batches.removeFirst() })
+            }
+            #expect(error?.message.contains("no such user (change 3001; nothing was written)") == true)
+            #expect(try raw.dump() == before)
+
+            batches = [(0..<1_500).map { .create(user("s\($0)")) }, (0..<1_500).map { .addMembership(user: "s\($0)", group: "g") }]
+            try store.apply(streaming: { batches.isEmpty ? nil : batches.removeFirst() })
+            #expect(try store.managedUserCount() == 1_500)
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func anApplicationTriggerRefusingAChangeNamesTheChangeButNoValue(backend: Backend) throws {
+        try withStore(backend) { store, raw in
+            switch backend {
+            case .sqlite:
+                try raw.execute("""
+                    CREATE TRIGGER no_secrets BEFORE UPDATE OF phone ON users
+                    WHEN NEW.phone = 'forbidden' BEGIN SELECT RAISE(ABORT, 'phone refused by the application'); END
+                    """)
+            case .postgres:
+                try raw.execute("""
+                    CREATE FUNCTION no_secrets() RETURNS trigger LANGUAGE plpgsql AS $$
+                    BEGIN IF NEW.phone = 'forbidden' THEN RAISE EXCEPTION 'phone refused by the application'; END IF; RETURN NEW; END $$;
+                    CREATE TRIGGER no_secrets BEFORE UPDATE OF phone ON users FOR EACH ROW EXECUTE FUNCTION no_secrets();
+                    """)
+            }
+            try store.apply([.create(user("u"))])
+            let before = try raw.dump()
+            let error = #expect(throws: AppStoreError.self) {
+                try store.apply([.create(user("v", email: "v-secret@example.com")), .update(key: "u", values: ["phone": .text("forbidden")])])
+            }
+            #expect(error?.operation == #"update user "u""#)
+            #expect(error?.message.hasPrefix("phone refused by the application (") == true)
+            #expect(error?.description.contains("forbidden") == false)
+            #expect(error?.description.contains("v-secret") == false)
+            #expect(try raw.dump() == before)
+        }
+    }
+
+    // MARK: Scale
+
+    /// 100,000 creates and 150,000 memberships in one apply; prints the time (the
+    /// figure of docs/performance.md's store comparison). The two stores run one after
+    /// the other, not side by side.
+    @Test(.serialized, arguments: Backend.available)
+    func oneHundredThousandCreatesAndOneHundredFiftyThousandMembershipsInOneApply(backend: Backend) throws {
+        try withStore(backend) { store, raw in
+            let count = 100_000
+            var changes: [AppChange] = (0..<count).map { index in
+                .create(user(
+                    String(format: "user%06d", index), email: "user\(index)@example.com",
+                    roles: index.isMultiple(of: 3) ? ["staff", "r\(index % 7)"] : nil
+                ))
+            }
+            changes += (0..<count).map { .addMembership(user: String(format: "user%06d", $0), group: "group\($0 % 1_000)") }
+            changes += (0..<count / 2).map { .addMembership(user: String(format: "user%06d", $0 * 2), group: "all") }
+            let clock = ContinuousClock()
+            let elapsed = try clock.measure { try store.apply(changes) }
+            print("\(backend.rawValue) app store: \(count) creates + \(count * 3 / 2) memberships in one apply: \(elapsed)")
+
+            #expect(try store.managedUserCount() == count)
+            var seen = 0
+            var previous = ""
+            try store.forEachManagedUser { user in
+                #expect(user.key > previous)
+                previous = user.key
+                seen += 1
+            }
+            #expect(seen == count)
+            let sample = try store.users(withKeys: ["user000000", "user099999", "user050002"])
+            #expect(sample["user000000"]?.values["roles"] == .text(#"["staff","r0"]"#))
+            #expect(sample["user099999"]?.values["email"] == .text("user99999@example.com"))
+            #expect(sample["user050002"]?.values["roles"] == .null)
+            #expect(try raw.rows("SELECT COUNT(DISTINCT updated_at) FROM users") == ["1"])
+            #expect(try raw.rows("SELECT COUNT(*) FROM group_members") == ["150000"])
+        }
+    }
+}
