@@ -19,6 +19,9 @@ public struct StateCommands {
         /// The directory's newest committed run, and its newest one that ended with exit 0.
         public var lastRun: RunRecord?
         public var lastSuccess: RunRecord?
+        /// A run that stopped after preparing its commit and before finishing it (killed,
+        /// crashed): the next run completes or drops it first (docs/operations.md).
+        public var unfinishedRun: String?
     }
 
     /// The state of each configured directory; an absent state store reads as empty.
@@ -35,7 +38,8 @@ public struct StateCommands {
                     snapshotUsers: try state.userCount(directory.name),
                     retry: try state.retrySet(directory.name).values.map { ($0.key, $0.dn, $0.message, $0.attempts) },
                     conflicts: try state.conflicts(directory.name).filter { $0.resolution == nil }.count,
-                    lastRun: history[directory.name]?.last, lastSuccess: history[directory.name]?.lastSuccess)
+                    lastRun: history[directory.name]?.last, lastSuccess: history[directory.name]?.lastSuccess,
+                    unfinishedRun: try state.inflightRun(directory.name)?.runID)
             }
             return (directories, try state.recentRuns(limit: 10))
         } catch {

@@ -451,6 +451,8 @@ struct SoakFailure: Error, CustomStringConvertible {
 
     @Test func aSecondRenameAfterACrashAfterTheAppCommitLeavesOneRow() throws {
         let environment = try renamedThenCrashed()
+        let status = try environment.ldapsync(["status"])
+        #expect(status.output.contains("  unfinished run: "), "\(status.output)")
         try rename(environment, from: "uid=first,ou=people", to: "second")
         #expect(try environment.ldapsync(["run"]).status == 0)
         let keys = try environment.sqlite("select key from users order by key;")

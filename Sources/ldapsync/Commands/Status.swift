@@ -26,6 +26,9 @@ struct Status: ParsableCommand {
                 print("    \(entry.key ?? entry.dn ?? "?"): \(entry.message) (\(entry.attempts) attempts)")
             }
             print("  conflicts:      \(directory.conflicts) pending (ldapsync conflicts list)")
+            if let run = directory.unfinishedRun {
+                print("  unfinished run: \(run) stopped before its state commit; the next run completes it (or drops it if it wrote nothing)")
+            }
         }
         print("last runs:")
         if state.runs.isEmpty { print("  (none)") }
