@@ -5,7 +5,7 @@
 #   make test       deps, then every test (integration tests start private slapd servers)
 #   make test-asan  the C-interop tests under AddressSanitizer
 #   make soak       the model-based soak test with 1,000 rounds (SOAK_ROUNDS=N, SOAK_SEED=S to change)
-#   make bench      release build, then FetchBench (paged fetch) and SyncBench (full and incremental runs)
+#   make bench      release build, FetchBench (paged fetch), SyncBench (scale report: docs/performance.md; BENCH_SIZES=10k,100k,1M)
 #   make demo       deps, build, then sync a throwaway slapd into SQLite (demo-out/)
 #   make fuzz       libFuzzer targets, each for FUZZ_SECONDS (default 120; docs/reliability.md)
 #   make clean      remove the build folders
@@ -36,7 +36,9 @@ POLICY_RC_D ?= /usr/sbin/policy-rc.d
 DEB_PACKAGES := libldap-dev liblmdb-dev slapd ldap-utils openssl pkg-config libsqlite3-dev ca-certificates sqlite3 \
                 systemd logrotate python3-prometheus-client \
                 samba samba-ad-dc samba-ad-provision samba-dsdb-modules samba-vfs-modules winbind python3-samba \
-                ldb-tools krb5-user
+                ldb-tools krb5-user \
+                python3-matplotlib
+# python3-matplotlib: make bench draws docs/performance/scale.png (Sources/SyncBench/plot.py).
 
 .PHONY: deps toolchain build test test-asan bench demo fuzz soak clean
 
@@ -96,12 +98,27 @@ soak: deps toolchain
 	LDAPSYNC_SOAK_ROUNDS=$(SOAK_ROUNDS) $(if $(SOAK_SEED),LDAPSYNC_SOAK_SEED=$(SOAK_SEED)) \
 	  $(SWIFT) test --filter SoakTests
 
-# One release build of every product (ldapsync, FetchBench, SyncBench), then both
+# Release builds of ldapsync, FetchBench and SyncBench, then both
 # benchmarks; SyncBench runs the release ldapsync as cron would (docs/benchmarks.md).
+# BENCH_SIZES: the directory sizes of the scale report (people; groups are a hundredth);
+# the 1M size takes about ten minutes of the whole, leave it out with BENCH_SIZES=10k,100k.
+# BENCH_STORES: auto (SQLite, and PostgreSQL when a private server can start), sqlite, postgres.
+# SyncBench writes docs/performance/table.md, scale.csv and rss-*.csv; plot.py draws
+# scale.png and puts the table into docs/performance.md between its bench markers.
+BENCH_SIZES ?= 10k,100k,1M
+BENCH_STORES ?= auto
 bench: deps toolchain
-	$(SWIFT) build -c release --scratch-path .build-release
+	start=$$(date +%s)
+	# Product by product: a release build of everything also builds FuzzRecords, whose
+	# @testable import needs -enable-testing (make fuzz passes it).
+	for product in ldapsync FetchBench SyncBench; do
+	  $(SWIFT) build -c release --scratch-path .build-release --product $$product
+	done
 	$(SWIFT) run -c release --scratch-path .build-release --skip-build FetchBench
-	$(SWIFT) run -c release --scratch-path .build-release --skip-build SyncBench .build-release/release/ldapsync
+	$(SWIFT) run -c release --scratch-path .build-release --skip-build SyncBench .build-release/release/ldapsync \
+	  --sizes $(BENCH_SIZES) --stores $(BENCH_STORES) --results docs/performance
+	python3 Sources/SyncBench/plot.py docs/performance docs/performance.md
+	echo "make bench: $$(( $$(date +%s) - start )) s in all"
 
 # The Demo target (Sources/Demo) starts a private slapd and runs the ldapsync built here.
 demo: deps toolchain
