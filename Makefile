@@ -38,7 +38,7 @@ DEB_PACKAGES := libldap-dev liblmdb-dev slapd ldap-utils openssl pkg-config libs
                 samba samba-ad-dc samba-ad-provision samba-dsdb-modules samba-vfs-modules winbind python3-samba \
                 ldb-tools krb5-user \
                 python3-matplotlib
-# python3-matplotlib: make bench draws docs/performance/scale.png with /usr/bin/python3 (Sources/SyncBench/plot.py).
+# python3-matplotlib: make bench draws docs/performance/scale.png with /usr/bin/python3 (bench/plot.py).
 
 .PHONY: deps toolchain build test test-asan bench demo fuzz soak clean
 
@@ -117,7 +117,7 @@ bench: deps toolchain
 	$(SWIFT) run -c release --scratch-path .build-release --skip-build FetchBench
 	$(SWIFT) run -c release --scratch-path .build-release --skip-build SyncBench .build-release/release/ldapsync \
 	  --sizes $(BENCH_SIZES) --stores $(BENCH_STORES) --results docs/performance
-	/usr/bin/python3 Sources/SyncBench/plot.py docs/performance docs/performance.md
+	/usr/bin/python3 bench/plot.py docs/performance docs/performance.md
 	echo "make bench: $$(( $$(date +%s) - start )) s in all"
 
 # The Demo target (Sources/Demo) starts a private slapd and runs the ldapsync built here.

@@ -158,7 +158,7 @@ func medianSample(_ samples: [Sample]) -> Sample {
         return file
     }
 
-    func sync(_ config: String, trace: Bool = false) throws -> SyncSample {
+    func sync(_ config: String, trace: Bool = true) throws -> SyncSample {
         let slapdBefore = slapdCPU(server.pid)
         let command = wrapper.isEmpty ? ldapsync : wrapper[0]
         let arguments = Array(wrapper.dropFirst()) + (wrapper.isEmpty ? [] : [ldapsync])
@@ -238,8 +238,9 @@ func medianSample(_ samples: [Sample]) -> Sample {
             let middle = runs.sorted { $0.sample.wall < $1.sample.wall }[runs.count / 2]
             say("  phases of the median \(store.name) full run (debug log; VmRSS sampled every 50 ms):\n    " + phasesWithRSS(middle.run))
             if let results {
-                let trace = middle.run.rssTrace.map { String(format: "%.2f,%d", $0.seconds, $0.kilobytes) }.joined(separator: "\n")
-                try ("seconds,rss_kb\n" + trace + "\n").write(toFile: "\(results)/rss-\(store.kind)-\(sizeLabel(users)).csv", atomically: true, encoding: .utf8)
+                let trace = middle.run.rssTrace.map { String(format: "%.2f,%d,%d,%d", $0.seconds, $0.kilobytes, $0.anonymousKilobytes, $0.fileKilobytes) }
+                    .joined(separator: "\n")
+                try ("seconds,rss_kb,anon_kb,file_kb\n" + trace + "\n").write(toFile: "\(results)/rss-\(store.kind)-\(sizeLabel(users)).csv", atomically: true, encoding: .utf8)
             }
         } else {
             result.full.append((store.name, nil, store.unavailable ?? "no figures"))
@@ -322,9 +323,10 @@ func phasesWithRSS(_ run: ChildRun) -> String {
     var parts: [String] = []
     func rss(from start: Double, to end: Double) -> String {
         let inside = run.rssTrace.filter { $0.seconds > start && $0.seconds <= end }
-        guard let last = inside.last else { return "" }
-        return String(format: "; RSS %.0f MB at the end, peak %.0f MB", Double(last.kilobytes) / 1024,
-                      Double(inside.map(\.kilobytes).max() ?? 0) / 1024)
+        guard let last = inside.last, let peak = inside.max(by: { $0.kilobytes < $1.kilobytes }) else { return "" }
+        return String(format: "; RSS %.0f MB at the end (anon %.0f, file %.0f), peak %.0f MB (anon %.0f, file %.0f)",
+                      Double(last.kilobytes) / 1024, Double(last.anonymousKilobytes) / 1024, Double(last.fileKilobytes) / 1024,
+                      Double(peak.kilobytes) / 1024, Double(peak.anonymousKilobytes) / 1024, Double(peak.fileKilobytes) / 1024)
     }
     for (time, line) in run.stderrLines where line.contains("search complete") {
         let entries = line.range(of: "ldap.entries=").map { line[$0.upperBound...].prefix { $0.isNumber } } ?? "?"

@@ -105,11 +105,20 @@ struct GroupFixture {
 
 // MARK: RSS over time
 
-/// Reads VmRSS of the process whose pid the launcher writes to `pidFile`, every 50 ms on
-/// a thread of its own, until `stop`.
+/// One reading of /proc/PID/status: the resident set, and its anonymous part (the heap,
+/// malloc's arenas) and its file-backed part (mapped files: LMDB's maps, the binary).
+struct RSSReading {
+    var seconds: Double
+    var kilobytes: Int
+    var anonymousKilobytes: Int
+    var fileKilobytes: Int
+}
+
+/// Reads /proc/PID/status of the process whose pid the launcher writes to `pidFile`,
+/// every 50 ms on a thread of its own, until `stop`.
 final class RSSSampler: @unchecked Sendable {
     private let lock = NSLock()
-    private var samples: [(seconds: Double, kilobytes: Int)] = []  // guarded by lock
+    private var samples: [RSSReading] = []  // guarded by lock
     private var stopped = false  // guarded by lock
     private let done = DispatchSemaphore(value: 0)
 
@@ -118,12 +127,16 @@ final class RSSSampler: @unchecked Sendable {
             var pid: String?
             while !lock.withLock({ stopped }) {
                 if pid == nil { pid = try? String(contentsOfFile: pidFile, encoding: .utf8) }
-                if let pid, let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-                   let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }) {
-                    let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
-                    if fields.count >= 2, let kilobytes = Int(fields[1]) {
-                        let now = seconds(ContinuousClock.now - start)
-                        lock.withLock { samples.append((now, kilobytes)) }
+                if let pid, let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) {
+                    var values: [String: Int] = [:]
+                    for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") || line.hasPrefix("RssAnon:") || line.hasPrefix("RssFile:") {
+                        let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+                        if fields.count >= 2, let kilobytes = Int(fields[1]) { values[String(fields[0].dropLast())] = kilobytes }
+                    }
+                    if let total = values["VmRSS"] {
+                        let reading = RSSReading(seconds: seconds(ContinuousClock.now - start), kilobytes: total,
+                                                 anonymousKilobytes: values["RssAnon"] ?? 0, fileKilobytes: values["RssFile"] ?? 0)
+                        lock.withLock { samples.append(reading) }
                     }
                 }
                 usleep(50_000)
@@ -132,7 +145,7 @@ final class RSSSampler: @unchecked Sendable {
         }
     }
 
-    func stop() -> [(seconds: Double, kilobytes: Int)] {
+    func stop() -> [RSSReading] {
         lock.withLock { stopped = true }
         done.wait()
         return lock.withLock { samples }

@@ -46,7 +46,7 @@ struct ChildRun {
     var stderrLines: [(seconds: Double, line: String)]
     var stdout: String
     /// With spawnMeasured(trace: true): VmRSS in kilobytes every 50 ms, seconds since the launch.
-    var rssTrace: [(seconds: Double, kilobytes: Int)] = []
+    var rssTrace: [RSSReading] = []
 
     var succeeded: Bool { status == 0 && signal == 0 }
     var megabytes: Double { Double(maxRSSKilobytes) / 1024 }

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Draws SyncBench's scale figures and puts its table into the performance document.
 
-    python3 Sources/SyncBench/plot.py RESULTS_DIR DOCUMENT
+    python3 bench/plot.py RESULTS_DIR DOCUMENT
 
 Reads RESULTS_DIR/scale.csv and RESULTS_DIR/table.md (written by SyncBench --results),
 writes RESULTS_DIR/scale.png (wall time and peak RSS against directory size, log x), and
@@ -63,6 +63,31 @@ def main() -> int:
     png = os.path.join(results, "scale.png")
     figure.savefig(png, dpi=110)
     print(f"plot.py: wrote {png}")
+
+    # The resident set of the traced full runs over time (rss-STORE-SIZE.csv, VmRSS every 50 ms).
+    traces = sorted(name for name in os.listdir(results) if name.startswith("rss-") and name.endswith(".csv"))
+    if traces:
+        figure, axis = plt.subplots(figsize=(11, 3.6))
+        for name in traces:
+            with open(os.path.join(results, name), newline="") as file:
+                rows = list(csv.DictReader(file))
+            if not rows:
+                continue
+            label = name[len("rss-"):-len(".csv")].replace("-", ", ")
+            times = [float(r["seconds"]) for r in rows]
+            line, = axis.plot(times, [int(r["rss_kb"]) / 1024 for r in rows], label=label + ": VmRSS")
+            if "anon_kb" in rows[0]:  # the heap and the mapped files (LMDB), dashed and dotted
+                axis.plot(times, [int(r["anon_kb"]) / 1024 for r in rows], "--", color=line.get_color(), label=label + ": RssAnon")
+                axis.plot(times, [int(r["file_kb"]) / 1024 for r in rows], ":", color=line.get_color(), label=label + ": RssFile")
+        axis.set_xlabel("seconds since the start of the full run")
+        axis.set_ylabel("VmRSS, MB")
+        axis.set_title("Resident set of ldapsync during the full runs")
+        axis.grid(True, alpha=0.3)
+        axis.legend(fontsize=8)
+        figure.tight_layout()
+        timeline = os.path.join(results, "rss-timeline.png")
+        figure.savefig(timeline, dpi=110)
+        print(f"plot.py: wrote {timeline}")
 
     with open(os.path.join(results, "table.md")) as file:
         table = file.read().rstrip("\n")
