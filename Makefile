@@ -105,8 +105,12 @@ soak: deps toolchain
 # BENCH_STORES: auto (SQLite, and PostgreSQL when a private server can start), sqlite, postgres.
 # SyncBench writes docs/performance/table.md, scale.csv and rss-*.csv; plot.py draws
 # scale.png and puts the table into docs/performance.md between its bench markers.
+# BENCH_RESULTS and BENCH_DOC: where the table, CSVs and plots go, and the document that
+# gets the table (elsewhere for a trial run).
 BENCH_SIZES ?= 10k,100k,1M
 BENCH_STORES ?= auto
+BENCH_RESULTS ?= docs/performance
+BENCH_DOC ?= docs/performance.md
 bench: deps toolchain
 	start=$$(date +%s)
 	# Product by product: a release build of everything also builds FuzzRecords, whose
@@ -116,8 +120,8 @@ bench: deps toolchain
 	done
 	$(SWIFT) run -c release --scratch-path .build-release --skip-build FetchBench
 	$(SWIFT) run -c release --scratch-path .build-release --skip-build SyncBench .build-release/release/ldapsync \
-	  --sizes $(BENCH_SIZES) --stores $(BENCH_STORES) --results docs/performance
-	/usr/bin/python3 bench/plot.py docs/performance docs/performance.md
+	  --sizes $(BENCH_SIZES) --stores $(BENCH_STORES) --results $(BENCH_RESULTS)
+	/usr/bin/python3 bench/plot.py $(BENCH_RESULTS) $(BENCH_DOC)
 	echo "make bench: $$(( $$(date +%s) - start )) s in all"
 
 # The Demo target (Sources/Demo) starts a private slapd and runs the ldapsync built here.

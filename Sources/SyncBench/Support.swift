@@ -220,30 +220,30 @@ final class PostgresServer {
                       "-d", "postgres", "-f", "-"], input: sql)
     }
 
-    /// `runuser -u postgres -- ARGUMENTS`, `input` on its standard input.
+    /// `runuser -u postgres -- ARGUMENTS`, `input` on its standard input (from a 0600
+    /// file of this process, removed at once: it may hold the role's password), output to a
+    /// file. posix_spawn and wait4, not Foundation's Process: the server pg_ctl starts
+    /// inherits the descriptors, so a pipe would never reach end-of-file, and Process's
+    /// wait did not return here once pg_ctl had started the server.
     private static func run(_ arguments: [String], input: String = "") throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
-        process.arguments = ["-u", "postgres", "--"] + arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: "/tmp")
-        let stdin = Pipe()
-        // Output to a file, not a pipe: the server pg_ctl starts keeps its inherited
-        // descriptors, and a pipe would never reach end-of-file.
-        let outputPath = NSTemporaryDirectory() + "syncbench-pg-output-\(getpid())"
-        FileManager.default.createFile(atPath: outputPath, contents: nil)
-        defer { unlink(outputPath) }
-        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
-        process.standardInput = stdin
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        try? output.close()
-        stdin.fileHandleForWriting.write(Data(input.utf8))
-        try stdin.fileHandleForWriting.close()
-        process.waitUntilExit()
-        let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-        guard process.terminationStatus == 0 else {
-            throw BenchError(description: "\(arguments[0]) exited \(process.terminationStatus): \(text)")
+        let base = NSTemporaryDirectory() + "syncbench-pg-\(getpid())-\(UUID().uuidString)"
+        let inputPath = base + ".in"
+        let outputPath = base + ".out"
+        defer {
+            unlink(inputPath)
+            unlink(outputPath)
+        }
+        let created = FileManager.default.createFile(atPath: inputPath, contents: Data(input.utf8), attributes: [.posixPermissions: 0o600])
+        guard created else { throw BenchError(description: "cannot write \(inputPath)") }
+        let pid = try spawn("/usr/sbin/runuser", ["-u", "postgres", "--"] + arguments) { actions in
+            posix_spawn_file_actions_addopen(&actions, 0, inputPath, O_RDONLY, 0)
+            posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+            posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        }
+        let (status, _) = try reap(pid)
+        guard status == 0 else {
+            let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+            throw BenchError(description: "\(arguments[0]) exited with status \(status): \(text)")
         }
     }
 
@@ -265,6 +265,45 @@ final class PostgresServer {
         guard bound else { throw BenchError(description: "bind: \(String(cString: strerror(errno)))") }
         return Int(UInt16(bigEndian: address.sin_port))
     }
+}
+
+/// `SyncBench --postgres-check`: the private server's whole life once, with a login as
+/// ldapsync would make it (TCP, scram password from the password file).
+func postgresCheck() throws {
+    if let reason = PostgresServer.unavailableReason { throw BenchError(description: reason) }
+    let work = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("syncbench-pgcheck-\(getpid())")
+    try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    defer { try? FileManager.default.removeItem(at: work) }
+    let passwordFile = work.appendingPathComponent("pg.pw").path
+    let server = try PostgresServer(passwordFile: passwordFile)
+    defer { server.stop() }
+    func login() throws -> String {
+        let password = try String(contentsOfFile: passwordFile, encoding: .utf8)
+        let passFile = work.appendingPathComponent("pgpass").path
+        try Data("127.0.0.1:\(server.port):\(server.database):\(server.role):\(password)\n".utf8).write(to: URL(fileURLWithPath: passFile))
+        chmod(passFile, 0o600)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
+        process.arguments = ["-X", "-A", "-t", "-w", "-h", "127.0.0.1", "-p", "\(server.port)", "-U", server.role, "-d", server.database,
+                             "-c", "SELECT current_user || ' ' || current_database()"]
+        process.environment = ["PGPASSFILE": passFile, "PATH": "/usr/bin:/bin"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw BenchError(description: "psql login failed: \(text)") }
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+    say("  \(server.url): logged in as \(try login())")
+    try server.resetDatabase()
+    say("  database re-created: logged in as \(try login())")
+    server.stop()
+    guard !FileManager.default.fileExists(atPath: server.directory.path) else {
+        throw BenchError(description: "\(server.directory.path) is still there after stop")
+    }
+    say("  stopped, \(server.directory.path) removed")
 }
 
 // MARK: The machine

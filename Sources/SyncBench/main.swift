@@ -240,6 +240,15 @@ do {
         case "--writeback-only": writeBackOnly = true
         case "--window-sweep": pipelineWindows = [1, 2, 4, 8, 16, 32, 64]
         case "--no-writeback": runWriteBack = false
+        case "--postgres-check":
+            // The private PostgreSQL of the benchmark alone: start, log in over TCP with the
+            // role's password (psql, PGPASSFILE), re-create the database, stop.
+            do {
+                try postgresCheck()
+                exit(0)
+            } catch {
+                fail("--postgres-check: \(error)")
+            }
         default: ldapsyncPath = argument
         }
     }
