@@ -153,6 +153,7 @@ func medianSample(_ samples: [Sample]) -> Sample {
               - { ldap: mail, app: email, multiValued: true }
               - { ldap: telephoneNumber, app: phone }
             groups: mirror
+            audit: { path: \(store.path("audit.jsonl")) }
 
             """.write(toFile: file, atomically: true, encoding: .utf8)
         return file
