@@ -5,7 +5,7 @@
 #   make test       deps, then every test (integration tests start private slapd servers)
 #   make test-asan  the C-interop tests under AddressSanitizer
 #   make soak       the model-based soak test with 1,000 rounds (SOAK_ROUNDS=N, SOAK_SEED=S to change)
-#   make bench      release build, then FetchBench (paged fetch) and SyncBench (full and incremental runs)
+#   make bench      release build, FetchBench (paged fetch), SyncBench (scale report: docs/performance.md; BENCH_SIZES=10k,100k,1M)
 #   make demo       deps, build, then sync a throwaway slapd into SQLite (demo-out/)
 #   make fuzz       libFuzzer targets, each for FUZZ_SECONDS (default 120; docs/reliability.md)
 #   make clean      remove the build folders
@@ -41,7 +41,8 @@ DEB_PACKAGES := libldap-dev liblmdb-dev slapd ldap-utils openssl pkg-config libs
                 systemd logrotate python3-prometheus-client \
                 samba samba-ad-dc samba-ad-provision samba-dsdb-modules samba-vfs-modules winbind python3-samba \
                 ldb-tools krb5-user \
-                postgresql libpq-dev
+                postgresql libpq-dev python3-matplotlib
+# python3-matplotlib: make bench draws docs/performance/scale.png with /usr/bin/python3 (bench/plot.py).
 
 .PHONY: deps toolchain build test test-asan bench demo fuzz soak clean
 
@@ -101,12 +102,31 @@ soak: deps toolchain
 	LDAPSYNC_SOAK_ROUNDS=$(SOAK_ROUNDS) $(if $(SOAK_SEED),LDAPSYNC_SOAK_SEED=$(SOAK_SEED)) \
 	  $(SWIFT) test --filter SoakTests
 
-# One release build of every product (ldapsync, FetchBench, SyncBench), then both
+# Release builds of ldapsync, FetchBench and SyncBench, then both
 # benchmarks; SyncBench runs the release ldapsync as cron would (docs/benchmarks.md).
+# BENCH_SIZES: the directory sizes of the scale report (people; groups are a hundredth);
+# the 1M size takes about ten minutes of the whole, leave it out with BENCH_SIZES=10k,100k.
+# BENCH_STORES: auto (SQLite, and PostgreSQL when a private server can start), sqlite, postgres.
+# SyncBench writes docs/performance/table.md, scale.csv and rss-*.csv; plot.py draws
+# scale.png and puts the table into docs/performance.md between its bench markers.
+# BENCH_RESULTS and BENCH_DOC: where the table, CSVs and plots go, and the document that
+# gets the table (elsewhere for a trial run).
+BENCH_SIZES ?= 10k,100k,1M
+BENCH_STORES ?= auto
+BENCH_RESULTS ?= docs/performance
+BENCH_DOC ?= docs/performance.md
 bench: deps toolchain
-	$(SWIFT) build -c release --scratch-path .build-release
+	start=$$(date +%s)
+	# Product by product: a release build of everything also builds FuzzRecords, whose
+	# @testable import needs -enable-testing (make fuzz passes it).
+	for product in ldapsync FetchBench SyncBench; do
+	  $(SWIFT) build -c release --scratch-path .build-release --product $$product
+	done
 	$(SWIFT) run -c release --scratch-path .build-release --skip-build FetchBench
-	$(SWIFT) run -c release --scratch-path .build-release --skip-build SyncBench .build-release/release/ldapsync
+	$(SWIFT) run -c release --scratch-path .build-release --skip-build SyncBench .build-release/release/ldapsync \
+	  --sizes $(BENCH_SIZES) --stores $(BENCH_STORES) --results $(BENCH_RESULTS)
+	/usr/bin/python3 bench/plot.py $(BENCH_RESULTS) $(BENCH_DOC)
+	echo "make bench: $$(( $$(date +%s) - start )) s in all"
 
 # The Demo target (Sources/Demo) starts a private slapd and runs the ldapsync built here.
 demo: deps toolchain

@@ -54,6 +54,9 @@ extension SlapdServer {
         public var startTimeout: Duration = .seconds(15)
         /// How long `stop` waits for slapd to exit after SIGTERM before it kills it.
         public var stopTimeout: Duration = .seconds(15)
+        /// The data database's `olcDbMaxSize` in bytes: LMDB's map, sparse, so only what
+        /// is used costs disk. 1 GiB holds 100k+ people; a million need several GiB.
+        public var databaseMaxSize = 1_073_741_824
 
         public init() {}
     }
@@ -173,7 +176,7 @@ enum ConfigurationLDIF {
             """
         configDatabase += LDIF.line("olcAccess", #"to * by dn.exact="\#(SlapdServer.externalIdentity)" manage by * none"#)
 
-        // olcDbMaxSize: the map is sparse, so 1 GiB costs nothing and holds 100k+ entries.
+        // olcDbMaxSize: the map is sparse, so 1 GiB (the default) costs nothing and holds 100k+ entries.
         // olcDbNoSync: a killed slapd loses nothing (commits are in the page cache);
         // only an OS crash could, and a test directory does not outlive one.
         // `eq` on modifyTimestamp is what serves `>=` ranges on generalizedTime in 2.5.
@@ -182,7 +185,7 @@ enum ConfigurationLDIF {
             objectClass: olcDatabaseConfig
             objectClass: olcMdbConfig
             olcDatabase: {1}mdb
-            olcDbMaxSize: 1073741824
+            olcDbMaxSize: \(configuration.databaseMaxSize)
             olcDbNoSync: TRUE
             olcDbIndex: objectClass,uid,entryUUID eq
             olcDbIndex: modifyTimestamp eq

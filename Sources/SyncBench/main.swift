@@ -45,6 +45,8 @@ struct ChildRun {
     /// Lines the child wrote to stderr, each with the seconds since the launch.
     var stderrLines: [(seconds: Double, line: String)]
     var stdout: String
+    /// With spawnMeasured(trace: true): VmRSS in kilobytes every 50 ms, seconds since the launch.
+    var rssTrace: [RSSReading] = []
 
     var succeeded: Bool { status == 0 && signal == 0 }
     var megabytes: Double { Double(maxRSSKilobytes) / 1024 }
@@ -103,6 +105,8 @@ if CommandLine.arguments.count >= 4, CommandLine.arguments[1] == "--launch" {
     let start = ContinuousClock.now
     do {
         let pid = try spawn(CommandLine.arguments[3], Array(CommandLine.arguments.dropFirst(4)))
+        // For the RSS sampler of spawnMeasured(trace: true): which process to read.
+        try? "\(pid)".write(toFile: statsPath + ".pid", atomically: true, encoding: .utf8)
         let (status, usage) = try reap(pid)
         let wall = seconds(ContinuousClock.now - start)
         let signal = status & 0x7f
@@ -119,13 +123,13 @@ if CommandLine.arguments.count >= 4, CommandLine.arguments[1] == "--launch" {
 /// stdout to `stdoutPath` (read back unless it is /dev/null), stderr through a pipe whose
 /// lines are timestamped as they arrive. Foundation's Process reaps only the pids it
 /// started, so wait4 here does not race with it.
-func spawnMeasured(_ path: String, _ arguments: [String], stdoutPath: String) throws -> ChildRun {
+func spawnMeasured(_ path: String, _ arguments: [String], stdoutPath: String, trace: Bool = false) throws -> ChildRun {
     var pipe: [Int32] = [0, 0]
     guard Glibc.pipe(&pipe) == 0 else { throw BenchError(description: "pipe: \(String(cString: strerror(errno)))") }
     // Neither end stays open in the child past exec (dup2 onto fd 2 clears the flag there).
     for end in pipe { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
     let statsPath = NSTemporaryDirectory() + "syncbench-stats-\(getpid())-\(UUID().uuidString)"
-    defer { unlink(statsPath) }
+    defer { unlink(statsPath); unlink(statsPath + ".pid") }
     let start = ContinuousClock.now
     let launcher: pid_t
     do {
@@ -140,6 +144,7 @@ func spawnMeasured(_ path: String, _ arguments: [String], stdoutPath: String) th
         throw error
     }
     close(pipe[1])
+    let sampler = trace ? RSSSampler(pidFile: statsPath + ".pid", start: start) : nil
 
     // Read stderr until the child and the launcher have closed it, then reap.
     var lines: [(Double, String)] = []
@@ -159,6 +164,7 @@ func spawnMeasured(_ path: String, _ arguments: [String], stdoutPath: String) th
     if !pending.isEmpty { lines.append((seconds(ContinuousClock.now - start), String(decoding: pending, as: UTF8.self))) }
     close(pipe[0])
     let (launcherStatus, _) = try reap(launcher)
+    let rssTrace = sampler?.stop() ?? []
     let stats = ((try? String(contentsOfFile: statsPath, encoding: .utf8)) ?? "").split(separator: " ")
     guard launcherStatus == 0, stats.count == 5, let status = Int32(stats[0]), let signal = Int32(stats[1]),
           let wall = Double(stats[2]), let cpu = Double(stats[3]), let maxRSS = Int(stats[4].trimmingCharacters(in: .whitespacesAndNewlines)) else {
@@ -166,17 +172,30 @@ func spawnMeasured(_ path: String, _ arguments: [String], stdoutPath: String) th
     }
     return ChildRun(
         status: status, signal: signal, wall: wall, cpu: cpu, maxRSSKilobytes: maxRSS, stderrLines: lines,
-        stdout: stdoutPath == "/dev/null" ? "" : ((try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? ""))
+        stdout: stdoutPath == "/dev/null" ? "" : ((try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? ""),
+        rssTrace: rssTrace)
 }
 
 // MARK: Arguments
 
 var ldapsyncPath = ".build-release/release/ldapsync"
-var userCount = 100_000
-var groupCount = 1_000
-var membersPerGroup = 150
+/// The directory sizes (people; groups are a hundredth of them), smallest first.
+var sizes = [10_000, 100_000, 1_000_000]
 var changeCount = 100
+/// Rounds of the full runs below `largeSize` people, and at or above it (a 1M full run
+/// takes minutes).
 var rounds = 3
+var largeRounds = 1
+let largeSize = 500_000
+/// The app stores: "sqlite", "postgres", or "auto" (SQLite, and PostgreSQL when a private
+/// server can be started here).
+var storeNames = ["auto"]
+/// Where the report goes (table.md, scale.csv, rss-*.csv); nil: printed only.
+var resultsDirectory: String?
+/// A command put in front of every ldapsync run (valgrind for the profile), comma-separated.
+var wrapper: [String] = []
+/// Only the full runs (for the profile): no incremental runs, no write-back.
+var onlyFull = false
 /// The write-back benchmark (one changed attribute on every user, against ldapmodify):
 /// after the full and incremental part, or alone with --writeback-only; --no-writeback
 /// leaves it out.
@@ -188,25 +207,48 @@ var runWriteBack = true
 var writeBackOnly = false
 do {
     var arguments = CommandLine.arguments.dropFirst()[...]
+    func fail(_ message: String) -> Never {
+        FileHandle.standardError.write(Data("SyncBench: \(message)\n".utf8))
+        exit(2)
+    }
     func number(_ name: String) -> Int {
-        guard let text = arguments.popFirst(), let value = Int(text), value > 0 else {
-            FileHandle.standardError.write(Data("SyncBench: \(name) needs a positive number\n".utf8))
-            exit(2)
-        }
+        guard let text = arguments.popFirst(), let value = Int(text), value > 0 else { fail("\(name) needs a positive number") }
         return value
+    }
+    func text(_ name: String) -> String {
+        guard let text = arguments.popFirst() else { fail("\(name) needs a value") }
+        return text
     }
     while let argument = arguments.popFirst() {
         switch argument {
-        case "--users": userCount = number(argument)
-        case "--groups": groupCount = number(argument)
-        case "--members": membersPerGroup = number(argument)
+        case "--sizes":
+            let list = text(argument).split(separator: ",").map(parseSize)
+            guard !list.isEmpty, list.allSatisfy({ $0 != nil }) else { fail("--sizes takes sizes like 10k,100k,1M") }
+            sizes = list.compactMap { $0 }.sorted()
+        case "--users": sizes = [number(argument)]
         case "--changes": changeCount = number(argument)
         case "--rounds": rounds = number(argument)
+        case "--large-rounds": largeRounds = number(argument)
+        case "--stores":
+            storeNames = text(argument).split(separator: ",").map(String.init)
+            guard storeNames.allSatisfy({ ["auto", "sqlite", "postgres"].contains($0) }) else { fail("--stores takes auto, sqlite, postgres") }
+        case "--results": resultsDirectory = text(argument)
+        case "--wrap": wrapper = text(argument).split(separator: ",").map(String.init)
+        case "--only-full": onlyFull = true
         case "--writeback-users": writeBackUsers = number(argument)
         case "--writeback-rounds": writeBackRounds = number(argument)
         case "--writeback-only": writeBackOnly = true
         case "--window-sweep": pipelineWindows = [1, 2, 4, 8, 16, 32, 64]
         case "--no-writeback": runWriteBack = false
+        case "--postgres-check":
+            // The private PostgreSQL of the benchmark alone: start, log in over TCP with the
+            // role's password (psql, PGPASSFILE), re-create the database, stop.
+            do {
+                try postgresCheck()
+                exit(0)
+            } catch {
+                fail("--postgres-check: \(error)")
+            }
         default: ldapsyncPath = argument
         }
     }
@@ -399,7 +441,13 @@ func pipelinedModifies(_ server: SlapdServer, count: Int, window: Int, prefix: S
 /// run reads, and writes back, every user. On a server whose entries were modified over
 /// more than a second (by the previous round's ldapmodify) it reads only the newest ones.
 /// The run checks "written back" = the number of users, and LDAP's values, every round.
-@MainActor func writeBackBenchmark() throws {
+/// What the write-back part reports: its table and the target line.
+struct WriteBackReport {
+    var lines: [String]
+    var ratio: Double
+}
+
+@MainActor func writeBackBenchmark() throws -> WriteBackReport {
     let count = writeBackUsers
     say("")
     say("Write-back: \(count) people (no groups), one changed attribute each, against ldapmodify; a freshly loaded slapd per round")
@@ -609,30 +657,36 @@ func pipelinedModifies(_ server: SlapdServer, count: Int, window: Int, prefix: S
         return String(format: "| %@ | %.2f | %.2fx | | %@ | |", name, value, value / modifyWall,
                       slapd.map { String(format: "%.2f", median($0)) } ?? "")
     }
-    say("")
-    say("\(count) users, one changed attribute each (telephoneNumber ↔ phone, direction: both); median of \(writeBackRounds) rounds")
-    say("(wall: the whole process, slapd's work included; CPU: user+system of the client process alone; slapd CPU: the server's):")
-    say("| run | wall s | vs ldapmodify | client CPU s | slapd CPU s | peak RSS MB |")
-    say("|---|---|---|---|---|---|")
-    say(row("ldapmodify -f, \(count) modifies from one LDIF file", modifies))
-    say(row("4 x ldapmodify -f at once, \(count / 4) modifies each", parallels))
-    for window in pipelineWindows {
-        say(row("writes alone: LDAPClient pipeline, one connection, window \(window)", pipelined[window] ?? []))
+    var lines: [String] = []
+    func emit(_ line: String) {
+        say(line)
+        lines.append(line)
     }
-    say(row("ldapsync run, \(count) written back", plain.map(\.sync.sample)))
-    say(part("… until the first write is answered", plain.map(\.firstWrite)))
-    say(part("… the pipelined writes (first answer to last)", plain.map { $0.lastWrite - $0.firstWrite }, slapd: plain.map(\.writesSlapdCPU)))
-    say(part("… after the last write (audit flush, state commit, exit)", plain.map { $0.sync.sample.wall - $0.lastWrite }))
-    say(row("ldapsync run --full, \(count) written back", full.map(\.sync.sample)))
-    say(part("… the pipelined writes (first answer to last)", full.map { $0.lastWrite - $0.firstWrite }, slapd: full.map(\.writesSlapdCPU)))
+    say("")
+    emit("\(count) users, one changed attribute each (telephoneNumber ↔ phone, direction: both); median of \(writeBackRounds) rounds")
+    emit("(wall: the whole process, slapd's work included; CPU: user+system of the client process alone; slapd CPU: the server's):")
+    emit("| run | wall s | vs ldapmodify | client CPU s | slapd CPU s | peak RSS MB |")
+    emit("|---|---|---|---|---|---|")
+    emit(row("ldapmodify -f, \(count) modifies from one LDIF file", modifies))
+    emit(row("4 x ldapmodify -f at once, \(count / 4) modifies each", parallels))
+    for window in pipelineWindows {
+        emit(row("writes alone: LDAPClient pipeline, one connection, window \(window)", pipelined[window] ?? []))
+    }
+    emit(row("ldapsync run, \(count) written back", plain.map(\.sync.sample)))
+    emit(part("… until the first write is answered", plain.map(\.firstWrite)))
+    emit(part("… the pipelined writes (first answer to last)", plain.map { $0.lastWrite - $0.firstWrite }, slapd: plain.map(\.writesSlapdCPU)))
+    emit(part("… after the last write (audit flush, state commit, exit)", plain.map { $0.sync.sample.wall - $0.lastWrite }))
+    emit(row("ldapsync run --full, \(count) written back", full.map(\.sync.sample)))
+    emit(part("… the pipelined writes (first answer to last)", full.map { $0.lastWrite - $0.firstWrite }, slapd: full.map(\.writesSlapdCPU)))
     // The ratio of each round's pair (run back to back on one server), not of the medians:
     // the machine's speed drifts between rounds more than between the two halves of one.
     let ratios = zip(plain, modifies).map { $0.sync.sample.wall / $1.wall }
     let ratio = median(ratios)
-    say("")
-    say("ldapsync run / ldapmodify per round: " + ratios.map { String(format: "%.2f", $0) }.joined(separator: ", "))
-    say(String(format: "Target: the write-back run <= ldapmodify (median ratio <= 1.0): %.2fx  %@ (%d of %d rounds at or under 1.0)",
+    emit("")
+    emit("ldapsync run / ldapmodify per round: " + ratios.map { String(format: "%.2f", $0) }.joined(separator: ", "))
+    emit(String(format: "Target: the write-back run <= ldapmodify (median ratio <= 1.0): %.2fx  %@ (%d of %d rounds at or under 1.0)",
                ratio, ratio <= 1 ? "met" : "MISSED", ratios.filter { $0 <= 1 }.count, ratios.count))
+    return WriteBackReport(lines: lines, ratio: ratio)
 }
 
 // Everything from here on runs in one block: a failure stops it with a message and
@@ -640,200 +694,135 @@ func pipelinedModifies(_ server: SlapdServer, count: Int, window: Int, prefix: S
 // level would abort without running it.
 do {
     if writeBackOnly {
-        try writeBackBenchmark()
+        _ = try writeBackBenchmark()
         exit(0)
     }
-
-    // MARK: The directory
-
-    let memberships = groupCount * min(membersPerGroup, userCount)
-    say("Generating \(userCount) people and \(groupCount) groups (\(memberships) memberships) and loading them with slapadd -q ...")
-    let loadStart = ContinuousClock.now
-    var ldif = Fixtures.people(count: userCount)
-    ldif += Fixtures.groups(count: groupCount, membersPerGroup: membersPerGroup, peopleCount: userCount)
-    let server = try SlapdServer.start(ldif: ldif)
-    ldif = ""
-    say(String(format: "  slapd ready in %.1f s (%@)", seconds(ContinuousClock.now - loadStart), server.url))
-    let suffix = server.configuration.suffix
-    let peopleBase = "ou=people,\(suffix)"
-    let groupsBase = "ou=groups,\(suffix)"
-    let passwordFile = try server.writePasswordFile(server.configuration.syncPassword)
-
-    let work = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("syncbench-\(getpid())")
+    let benchStart = ContinuousClock.now
+    if let resultsDirectory {
+        try FileManager.default.createDirectory(atPath: resultsDirectory, withIntermediateDirectories: true)
+    }
+    let work = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("syncbench-stores-\(getpid())")
     try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
     defer { try? FileManager.default.removeItem(at: work) }
-    func path(_ name: String) -> String { work.appendingPathComponent(name).path }
-
-    // MARK: Baseline: ldapsearch
-
-    let ldapsearch = "/usr/bin/ldapsearch"
-    let userAttributes = ["cn", "mail", "telephoneNumber", "entryUUID", "uid", "modifyTimestamp"]
-    func ldapsearchArguments(base: String, filter: String, attributes: [String]) -> [String] {
-        ["-x", "-LLL", "-H", server.url, "-D", server.configuration.syncDN, "-y", passwordFile,
-         "-b", base, "-E", "pr=1000/noprompt", filter] + attributes
+    var kinds = storeNames.contains("auto") || storeNames.contains("sqlite") ? ["sqlite"] : []
+    if storeNames.contains("auto") || storeNames.contains("postgres") { kinds.append("postgres") }
+    let stores = kinds.map { StoreTarget(kind: $0, work: work) }
+    if storeNames == ["auto"], let postgres = stores.first(where: { $0.kind == "postgres" }), let reason = PostgresServer.unavailableReason {
+        postgres.unavailable = reason
     }
-    let userSearch = ldapsearchArguments(base: peopleBase, filter: "(objectClass=inetOrgPerson)", attributes: userAttributes)
-    let groupSearch = ldapsearchArguments(base: groupsBase, filter: "(objectClass=groupOfNames)", attributes: ["cn", "member"])
+    let machine = machineDescription()
+    say("Machine: \(machine)")
 
-    func dump() throws -> Sample {
-        let slapdBefore = slapdCPU(server.pid)
-        var total = Sample(wall: 0, cpu: 0, slapdCPU: 0, megabytes: 0)
-        for arguments in [userSearch, groupSearch] {
-            let run = try spawnMeasured(ldapsearch, arguments, stdoutPath: "/dev/null")
-            guard run.succeeded else {
-                throw BenchError(description: "ldapsearch failed (\(run.status)): \(run.stderrLines.map(\.line).joined(separator: "\n"))")
-            }
-            total.wall += run.wall
-            total.cpu += run.cpu
-            total.megabytes = max(total.megabytes, run.megabytes)
-        }
-        total.slapdCPU = slapdCPU(server.pid) - slapdBefore
-        return total
-    }
-
-    // What any child reports at least (the launcher's own resident set, see --launch).
-    let floor = try spawnMeasured("/bin/true", [], stdoutPath: "/dev/null")
-    say(String(format: "  peak RSS a child reports at least (/bin/true through the launcher): %.1f MB", floor.megabytes))
-    say("Warming slapd up with one ldapsearch dump ...")
-    _ = try dump()
-
-    // MARK: ldapsync
-
-    let configPath = path("ldapsync.yaml")
-    try """
-        version: 1
-        state: \(path("state"))
-        directories:
-          - name: bench
-            url: "\(server.url)"
-            bind: { dn: "\(server.configuration.syncDN)", passwordFile: \(passwordFile) }
-            users: { base: "\(peopleBase)" }
-            groups: { base: "\(groupsBase)" }
-            timestamp: { overlap: 0s }
-        app: { kind: sqlite, path: \(path("app.db")) }
-        attributes:
-          - { ldap: cn, app: name }
-          - { ldap: mail, app: email, multiValued: true }
-          - { ldap: telephoneNumber, app: phone }
-        groups: mirror
-        audit: { path: \(path("audit.jsonl")) }
-
-        """.write(toFile: configPath, atomically: true, encoding: .utf8)
-
-    func sync(_ arguments: [String] = []) throws -> SyncSample {
-        let slapdBefore = slapdCPU(server.pid)
-        let run = try spawnMeasured(ldapsync, ["run", "--config", configPath, "--log-level", "debug"] + arguments,
-                                    stdoutPath: path("run.out"))
-        let slapd = slapdCPU(server.pid) - slapdBefore
-        guard run.succeeded else {
-            throw BenchError(description: "ldapsync run exited \(run.status) (signal \(run.signal)):\n\(run.stdout)\n"
-                             + run.stderrLines.suffix(20).map(\.line).joined(separator: "\n"))
-        }
-        return SyncSample(sample: Sample(wall: run.wall, cpu: run.cpu, slapdCPU: slapd, megabytes: run.megabytes),
-                          counts: summaryCounts(run), run: run)
-    }
-
-    func initTables() throws {
-        for name in ["state", "app.db", "app.db-wal", "app.db-shm"] { try? FileManager.default.removeItem(atPath: path(name)) }
-        let run = try spawnMeasured(ldapsync, ["init", "--config", configPath], stdoutPath: path("init.out"))
-        guard run.succeeded else { throw BenchError(description: "ldapsync init exited \(run.status): \(run.stderrLines.map(\.line))") }
-    }
-
-    var dumps: [Sample] = []
-    var fulls: [SyncSample] = []
-    for round in 1...rounds {
-        let baseline = try dump()
-        dumps.append(baseline)
-        try initTables()
-        let full = try sync()
-        fulls.append(full)
-        say(String(format: "  round %d: ldapsearch %.2f s (cpu %.2f s, slapd %.2f s) | full sync %.2f s (cpu %.2f s, slapd %.2f s, peak RSS %.0f MB) counts %@",
-                   round, baseline.wall, baseline.cpu, baseline.slapdCPU, full.sample.wall, full.sample.cpu, full.sample.slapdCPU,
-                   full.sample.megabytes, full.counts.map(String.init).joined(separator: " ")))
-        guard full.counts.count >= 9, full.counts[0] == userCount, full.counts[1] == userCount, full.counts[4] == memberships else {
-            throw BenchError(description: "the full run did not create \(userCount) users and \(memberships) memberships:\n\(full.run.stdout)")
+    var results: [SizeResult] = []
+    do {
+        defer { stores.forEach { $0.stop() } }
+        for users in sizes {
+            results.append(try scaleBenchmark(users: users, stores: stores, roundCount: users >= largeSize ? largeRounds : rounds,
+                                              results: resultsDirectory))
         }
     }
-    let medianFull = fulls.sorted { $0.sample.wall < $1.sample.wall }[fulls.count / 2]
-    say("  phases of the median full run (from ldapsync's debug log):\n    " + phases(medianFull.run))
-
-    // MARK: Incremental runs (on the state of the last full run)
-
-    /// Changes the telephoneNumber of `changeCount` users spread over the directory.
-    func modifyUsers(batch: Int) throws {
-        var changes = ""
-        for k in 0..<changeCount {
-            let number = (k * (userCount / changeCount) + batch * 7) % userCount + 1
-            changes += "dn: uid=\(Fixtures.personUID(number)),\(peopleBase)\nchangetype: modify\n"
-            changes += "replace: telephoneNumber\ntelephoneNumber: +1 555 9\(batch)\(String(format: "%06d", k))\n\n"
-        }
-        try server.modify(ldif: changes)
-    }
-
-    func describe(_ name: String, _ sync: SyncSample) -> String {
-        String(format: "  %@: %.2f s (cpu %.2f s, slapd %.2f s, peak RSS %.0f MB), fetched %d, updated %d",
-               name, sync.sample.wall, sync.sample.cpu, sync.sample.slapdCPU, sync.sample.megabytes,
-               sync.counts.first ?? -1, sync.counts.count > 2 ? sync.counts[2] : -1)
-    }
-
-    say("Incremental runs (\(changeCount) users' telephoneNumber changed, 2 s after the previous run):")
-    // The first incremental run after a full one reads from (cursor − the full run's read
-    // duration): the fixture, stamped by slapadd within a few seconds, falls in that window.
-    Thread.sleep(forTimeInterval: 2)
-    try modifyUsers(batch: 0)
-    let firstIncremental = try sync()
-    say(describe("first after the full run", firstIncremental))
-    let firstUnchanged = try sync()
-    say(describe("no change", firstUnchanged))
-    var incrementals: [SyncSample] = []
-    var unchanged: [SyncSample] = [firstUnchanged]
-    for round in 1...rounds {
-        Thread.sleep(forTimeInterval: 2)
-        try modifyUsers(batch: round)
-        let incremental = try sync()
-        incrementals.append(incremental)
-        say(describe("round \(round), \(changeCount) changes", incremental))
-        guard incremental.counts.count > 2, incremental.counts[2] == changeCount else {
-            throw BenchError(description: "the incremental run did not update \(changeCount) users:\n\(incremental.run.stdout)")
-        }
-        let none = try sync()
-        unchanged.append(none)
-        say(describe("round \(round), no change", none))
-    }
-    let medianIncremental = incrementals.sorted { $0.sample.wall < $1.sample.wall }[incrementals.count / 2]
-    say("  phases of the median incremental run:\n    " + phases(medianIncremental.run))
-    try server.stop()
+    let writeBack = runWriteBack && !onlyFull ? try writeBackBenchmark() : nil
+    let total = seconds(ContinuousClock.now - benchStart)
 
     // MARK: Report
 
-    let dumpWall = median(dumps.map(\.wall))
-    let fullWall = median(fulls.map(\.sample.wall))
-    func row(_ name: String, _ samples: [Sample]) -> String {
-        let wall = median(samples.map(\.wall))
-        return String(format: "| %@ | %.2f | %.2fx | %.0f%% | %.2f | %.2f | %.0f |", name, wall, wall / dumpWall, 100 * wall / fullWall,
-                      median(samples.map(\.cpu)), median(samples.map(\.slapdCPU)), samples.map(\.megabytes).max() ?? .nan)
+    var lines: [String] = []
+    let date = ISO8601DateFormatter().string(from: Date())
+    lines.append("Run \(date) on \(machine); SyncBench took \(String(format: "%.0f", total)) s.")
+    lines.append("Seeded data: per size, people and a hundredth as many groups (about 1.5 groups per person; a few large groups).")
+    lines.append("ldapsync maps 3 attributes, groups: mirror. Full runs: median of \(rounds) rounds below \(grouped(largeSize)) people, of \(largeRounds) at and above;")
+    lines.append("incremental rows: the same rounds; wall: the whole process, slapd's work included; CPU: the client process alone; peak RSS: ru_maxrss.")
+    lines.append("")
+    lines.append("| people | groups | memberships | run | wall s | vs ldapsearch | vs full run | client CPU s | slapd CPU s | peak RSS MB |")
+    lines.append("|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|")
+    func row(_ result: SizeResult, _ name: String, _ sample: Sample?, full: Double?, note: String = "") -> String {
+        let head = "| \(grouped(result.users)) | \(grouped(result.groups)) | \(grouped(result.memberships)) | \(name)"
+        guard let sample else { return head + " | \(note) | | | | | |" }
+        return head + String(format: " | %.2f | %.2fx | %@ | %.2f | %.2f | %.0f |", sample.wall, sample.wall / result.dump.wall,
+                             full.map { String(format: "%.0f%%", 100 * sample.wall / $0) } ?? "", sample.cpu, sample.slapdCPU, sample.megabytes)
+    }
+    for result in results {
+        lines.append(row(result, "ldapsearch users + groups > /dev/null", result.dump, full: nil))
+        for (store, sample, note) in result.full {
+            lines.append(row(result, "full run into \(store)", sample, full: nil, note: note))
+        }
+        for (store, rows) in result.incremental {
+            let full = result.full.first { $0.store == store }?.sample?.wall
+            for (name, sample, fetched) in rows {
+                lines.append(row(result, "\(store): \(name) (\(grouped(fetched)) fetched)", sample, full: full))
+            }
+        }
+    }
+    // Targets (issue #8).
+    lines.append("")
+    lines.append("Targets (issue #8):")
+    func target(_ text: String, _ met: Bool?) { lines.append("- \(text): \(met.map { $0 ? "met" : "**missed**" } ?? "not measured")") }
+    for result in results {
+        for (store, sample, _) in result.full {
+            let limit = store == "SQLite" ? 2.0 : 3.0
+            if let sample {
+                let ratio = sample.wall / result.dump.wall
+                target(String(format: "%@ people, full run into %@ <= %.1fx ldapsearch: %.2fx", sizeLabel(result.users), store, limit, ratio), ratio <= limit)
+            } else {
+                target("\(sizeLabel(result.users)) people, full run into \(store) <= \(limit)x ldapsearch", nil)
+            }
+        }
+    }
+    if let large = results.last, large.users >= largeSize {
+        for (store, sample, _) in large.full {
+            guard let sample else { continue }
+            target(String(format: "peak RSS at %@ people (%@) <= 150 MB: %.0f MB", sizeLabel(large.users), store, sample.megabytes), sample.megabytes <= 150)
+            if let smaller = results.first(where: { $0.users * 10 == large.users }),
+               let base = smaller.full.first(where: { $0.store == store })?.sample {
+                let growth = sample.megabytes / base.megabytes
+                target(String(format: "peak RSS at %@ <= 1.5x that at %@ (%@): %.2fx", sizeLabel(large.users), sizeLabel(smaller.users), store, growth), growth <= 1.5)
+            }
+        }
+        for (store, rows) in large.incremental {
+            let full = large.full.first { $0.store == store }?.sample?.wall ?? .nan
+            if let fullOnly = rows.first(where: { $0.name.hasPrefix("full-only, \(changeCount) changed") })?.sample {
+                target(String(format: "%@: incremental, %d changes, full-only, %@ people <= 2 s: %.2f s", store, changeCount, sizeLabel(large.users), fullOnly.wall), fullOnly.wall <= 2)
+            }
+            if let everyRun = rows.first(where: { $0.name.hasPrefix("every-run, \(changeCount) changed") })?.sample {
+                let share = everyRun.wall / full
+                target(String(format: "%@: incremental, %d changes, every-run, %@ people <= 15%% of the full run: %.1f%% (%.2f s)", store, changeCount,
+                              sizeLabel(large.users), 100 * share, everyRun.wall), share <= 0.15)
+            }
+        }
+    }
+    if let writeBack {
+        target(String(format: "write-back of %@ changes at >= 1.0x ldapmodify's rate (time ratio <= 1.0): %.2fx", grouped(writeBackUsers), writeBack.ratio),
+               writeBack.ratio <= 1)
+        lines.append("")
+        lines.append("Write-back, in slapds of \(grouped(writeBackUsers)) people (a fresh one per round):")
+        lines.append("")
+        lines.append(contentsOf: writeBack.lines.filter { !$0.isEmpty && !$0.hasPrefix("Target") })
     }
     say("")
-    say("\(userCount) users, \(groupCount) groups, \(memberships) memberships; 3 mapped attributes, groups: mirror; median of \(rounds) rounds")
-    say("(wall: the whole process, slapd's work included; CPU: user+system of the client process alone; slapd CPU: the server's):")
-    say("| run | wall s | vs ldapsearch | vs full sync | client CPU s | slapd CPU s | peak RSS MB |")
-    say("|---|---|---|---|---|---|---|")
-    say(row("ldapsearch users + groups > /dev/null", dumps))
-    say(row("ldapsync run, full, into an empty app store", fulls.map(\.sample)))
-    say(row("ldapsync run, first incremental after the full run", [firstIncremental.sample]))
-    say(row("ldapsync run, incremental, \(changeCount) users changed", incrementals.map(\.sample)))
-    say(row("ldapsync run, incremental, nothing changed", unchanged.map(\.sample)))
+    lines.forEach { say($0) }
 
-    let fullRatio = fullWall / dumpWall
-    let peak = fulls.map(\.sample.megabytes).max() ?? .nan
-    let incrementalShare = median(incrementals.map(\.sample.wall)) / fullWall
-    say("")
-    say("Targets:")
-    say(String(format: "  full sync <= 2x the ldapsearch dump:     %.2fx  %@", fullRatio, fullRatio <= 2 ? "met" : "MISSED"))
-    say(String(format: "  peak RSS of ldapsync < 100 MB:           %.0f MB  %@", peak, peak < 100 ? "met" : "MISSED"))
-    say(String(format: "  incremental (%d changes) < 25%% of full: %.1f%%  %@", changeCount, 100 * incrementalShare, incrementalShare < 0.25 ? "met" : "MISSED"))
-
-    if runWriteBack { try writeBackBenchmark() }
+    if let resultsDirectory {
+        try (lines.joined(separator: "\n") + "\n").write(toFile: "\(resultsDirectory)/table.md", atomically: true, encoding: .utf8)
+        var csv = "people,groups,memberships,series,wall_s,cpu_s,peak_rss_mb\n"
+        for result in results {
+            csv += String(format: "%d,%d,%d,ldapsearch,%.3f,%.3f,%.1f\n", result.users, result.groups, result.memberships,
+                          result.dump.wall, result.dump.cpu, result.dump.megabytes)
+            for (store, sample, _) in result.full {
+                guard let sample else { continue }
+                csv += String(format: "%d,%d,%d,full %@,%.3f,%.3f,%.1f\n", result.users, result.groups, result.memberships, store,
+                              sample.wall, sample.cpu, sample.megabytes)
+            }
+            for (store, rows) in result.incremental {
+                for (name, sample, _) in rows where name.contains("changed") && !name.contains("nothing") {
+                    csv += String(format: "%d,%d,%d,%@ %@,%.3f,%.3f,%.1f\n", result.users, result.groups, result.memberships, store,
+                                  name.components(separatedBy: ",")[0], sample.wall, sample.cpu, sample.megabytes)
+                }
+            }
+        }
+        try csv.write(toFile: "\(resultsDirectory)/scale.csv", atomically: true, encoding: .utf8)
+        say("")
+        say("Wrote \(resultsDirectory)/table.md and scale.csv.")
+    }
 } catch {
     FileHandle.standardError.write(Data("SyncBench failed: \(error)\n".utf8))
     exit(1)
