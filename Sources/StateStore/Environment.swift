@@ -138,9 +138,40 @@ public final class Environment {
     /// map is a read-only shared file mapping, so nothing is lost; a long run calls this
     /// between batches so that the pages it read do not all count in its resident size.
     public func releaseMappedPages() {
-        var info = MDB_envinfo()
-        guard mdb_env_info(handle, &info) == 0, let address = info.me_mapaddr else { return }
-        _ = madvise(address, info.me_mapsize, MADV_DONTNEED)
+        // LMDB does not tell where it mapped the file (`me_mapaddr` is only set with
+        // MDB_FIXEDMAP): the mapping of data.mdb is looked up in /proc/self/maps.
+        guard let file = realpath(path + "/data.mdb", nil) else { return }
+        defer { free(file) }
+        for (start, end) in Self.mappings(of: String(cString: file)) {
+            _ = madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, MADV_DONTNEED)
+        }
+    }
+
+    /// The address ranges at which this process maps `file` (from /proc/self/maps).
+    public static func mappings(of file: String) -> [(Int, Int)] {
+        let descriptor = Glibc.open("/proc/self/maps", O_RDONLY)
+        guard descriptor >= 0 else { return [] }
+        defer { _ = Glibc.close(descriptor) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
+            if count <= 0 { break }
+            bytes += buffer[..<count]
+        }
+        var ranges: [(Int, Int)] = []
+        // Each line: "START-END PERMS OFFSET DEV INODE   PATH".
+        for line in bytes.split(separator: UInt8(ascii: "\n")) {
+            guard let slash = line.firstIndex(of: UInt8(ascii: "/")),
+                  String(decoding: line[slash...], as: UTF8.self) == file,
+                  let dash = line.firstIndex(of: UInt8(ascii: "-")),
+                  let space = line.firstIndex(of: UInt8(ascii: " ")), dash < space,
+                  let start = Int(String(decoding: line[..<dash], as: UTF8.self), radix: 16),
+                  let end = Int(String(decoding: line[line.index(after: dash)..<space], as: UTF8.self), radix: 16)
+            else { continue }
+            ranges.append((start, end))
+        }
+        return ranges
     }
 
     /// The current size of the memory map in bytes.

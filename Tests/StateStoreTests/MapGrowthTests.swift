@@ -1,3 +1,4 @@
+import Foundation
 import StateStore
 import Testing
 
@@ -114,5 +115,60 @@ import Testing
             try env.write { txn in try txn.put(big, forKey: bytes("big"), in: db) }
             #expect(try env.read { txn in try txn.get(bytes("big"), in: db) } == big)
         }
+    }
+}
+
+/// `releaseMappedPages` finds the map of data.mdb and drops its pages from the resident
+/// set (they come back from the page cache on the next read).
+@Suite struct MappedPagesTests {
+    /// The resident size of this process's mapping of `file`, from /proc/self/smaps.
+    private func residentKB(of file: String) throws -> Int {
+        // /proc files report size 0: read to the end instead of by size.
+        let handle = try #require(FileHandle(forReadingAtPath: "/proc/self/smaps"))
+        defer { try? handle.close() }
+        let smaps = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+        var inFile = false
+        var total = 0
+        for line in smaps.split(separator: "\n") {
+            if let first = line.first, first.isHexDigit, line.contains("-") {
+                inFile = line.hasSuffix(file)
+            } else if inFile, line.hasPrefix("Rss:") {
+                total += Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? 0
+            }
+        }
+        return total
+    }
+
+    @Test func readPagesAreReleasedAndReadAgainUnchanged() throws {
+        try withTemporaryDirectory { path in
+            let environment = try Environment(path: path, mapSize: 256 << 20)
+            let db = try environment.database(named: "data")
+            let value = [UInt8](repeating: 7, count: 4_000)
+            try environment.write { txn in
+                for index in 0..<16_000 { try txn.put(value, forKey: Array("key\(index)".utf8), in: db) }
+            }
+            let file = try #require(realpathString(path + "/data.mdb"))
+            #expect(Environment.mappings(of: file).count == 1)
+            func readAll() throws -> Int {
+                try environment.read { txn in
+                    var total = 0
+                    try txn.forEach(in: db) { _, value in total += value.count; return .continue }
+                    return total
+                }
+            }
+            #expect(try readAll() == 16_000 * 4_000)
+            let before = try residentKB(of: file)
+            environment.releaseMappedPages()
+            let after = try residentKB(of: file)
+            // About 64 MB of pages were mapped by the read; they must be gone.
+            #expect(before > 32_000 && after < 1_000, "\(before) kB resident before, \(after) kB after")
+            #expect(try readAll() == 16_000 * 4_000)
+        }
+    }
+
+    private func realpathString(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 }
