@@ -192,8 +192,15 @@ final class DirectoryRun {
         // snapshot, finds no deletions and leaves the cursor where it is.
         var groupChanges = try readGroups(connection, since: limited ? nil : since)
         if limited { groupChanges = GroupChanges() }
+        // The new group snapshots wait in the staging area, not in memory (SPEC §13).
+        if !options.dryRun, let state {
+            try state.stageGroups(directory.name, groupChanges.records)
+            groupChanges.records = [:]
+        }
         try readUsers(connection, since: limited ? nil : since, affected: groupChanges.affectedMembers)
+        groupChanges.affectedMembers = []
         if !limited { try findVanished(connection, since: since) }
+        releaseDecisionState()
         let readDuration = clock.now - readStart
         try checkInterrupted()
         try flushStaged()
@@ -269,6 +276,17 @@ final class DirectoryRun {
                                exitCode: summary.failures.isEmpty && summary.pendingConflicts == 0 ? 0 : 1,
                                full: summary.full, counts: summary.counts)
         try state.commit(commit, inflight: InflightRecord(runID: runID, writesApp: stagedAppBatches > 0, cursorBefore: cursorBytesAtStart))
+    }
+
+    /// Every user is decided: the per-user sets and the membership index are not needed
+    /// for the writes and the commit, so their memory goes back before those start.
+    private func releaseDecisionState() {
+        decided = []
+        keysInScope = []
+        keyClaims = [:]
+        claimedKeys = [:]
+        memberships = MembershipIndex(policy: policy.groups, groups: [:])
+        state?.releaseMappedPages()
     }
 
     /// A run that died after preparing its commit (SPEC I1): if its app transaction

@@ -371,8 +371,12 @@ final class SyncState {
         let directory = commit.directory
         let (staging, _, _, pendingCommit) = try scratchAll()
         func optional(_ bytes: [UInt8]?) -> [UInt8] { bytes.map { [1] + $0 } ?? [0] }
+        let groupTag = Self.partKey(directory, .group)
         try staging.write { txn in
-            _ = try txn.removeAll(in: pendingCommit, range: .prefix(Self.prefix(directory)))
+            // Group snapshots staged early (``stageGroups(_:_:)``) stay.
+            _ = try txn.removeAll(in: pendingCommit, range: .prefix(Self.prefix(directory))) { key, _ in
+                !key.starts(with: groupTag)
+            }
             if let cursor = commit.cursor {
                 try txn.put(StateRecords.encode(cursor), forKey: Self.partKey(directory, .cursor), in: pendingCommit)
             }
@@ -395,6 +399,18 @@ final class SyncState {
                 try txn.put(StateRecords.encode(record), forKey: Self.partKey(directory, .inDoubt, id), in: pendingCommit)
             }
             try txn.put([1], forKey: Self.partKey(directory, .complete), in: pendingCommit)
+        }
+    }
+
+    /// Stages new group snapshots (nil: the group is gone) as soon as they are read, so
+    /// that the run does not hold every group's members until its commit (SPEC §13).
+    func stageGroups(_ directory: String, _ records: [[UInt8]: GroupRecord?]) throws {
+        guard !records.isEmpty else { return }
+        let (staging, _, _, pendingCommit) = try scratchAll()
+        try staging.write { txn in
+            for (id, group) in records {
+                try txn.put(group.map { [1] + StateRecords.encode($0) } ?? [0], forKey: Self.partKey(directory, .group, id), in: pendingCommit)
+            }
         }
     }
 
