@@ -30,34 +30,52 @@ struct PostgresWriter {
     private var schema: AppSchema { store.schema }
     private var connection: PostgresConnection { store.connection }
 
+    /// Writes one batch. Creates and membership changes are gathered into multi-row
+    /// statements: between two changes of another kind (update, tag, activation, rename),
+    /// the creates go first, then the membership additions, then the removals. A run
+    /// stages each user's create and memberships together, so without the gathering the
+    /// statements would be of one or two rows each. Reordering them is safe: a membership
+    /// change does not check the user, and an addition and a removal of the same pair are
+    /// never reordered (the gathered ones are written first).
     mutating func write(_ changes: [AppChange]) throws {
-        var index = 0
-        while index < changes.count {
-            var end = index + 1
-            func runEnd(_ matches: (AppChange) -> Bool) -> Int {
-                var end = index + 1
-                while end < changes.count, matches(changes[end]) { end += 1 }
-                return end
-            }
-            switch changes[index] {
+        var creates: [(offset: Int, change: AppChange)] = []
+        var additions: [(offset: Int, change: AppChange)] = []
+        var removals: [(offset: Int, change: AppChange)] = []
+        var added = Set<[String]>()
+        var removed = Set<[String]>()
+        func flush() throws {
+            if !creates.isEmpty { try createUsers(creates) }
+            if !additions.isEmpty { try addMemberships(additions) }
+            if !removals.isEmpty { try removeMemberships(removals) }
+            creates.removeAll(keepingCapacity: true)
+            additions.removeAll(keepingCapacity: true)
+            removals.removeAll(keepingCapacity: true)
+            added.removeAll(keepingCapacity: true)
+            removed.removeAll(keepingCapacity: true)
+        }
+        for (index, change) in changes.enumerated() {
+            let offset = applied + index
+            switch change {
             case .create:
-                end = runEnd { if case .create = $0 { true } else { false } }
-                try createUsers(changes[index..<end], firstOffset: applied + index)
-            case .addMembership:
-                end = runEnd { if case .addMembership = $0 { true } else { false } }
-                try addMemberships(changes[index..<end], firstOffset: applied + index)
-            case .removeMembership:
-                end = runEnd { if case .removeMembership = $0 { true } else { false } }
-                try removeMemberships(changes[index..<end], firstOffset: applied + index)
+                creates.append((offset, change))
+            case .addMembership(let user, let group):
+                if removed.contains([group, user]) { try flush() }
+                additions.append((offset, change))
+                added.insert([group, user])
+            case .removeMembership(let user, let group):
+                if added.contains([group, user]) { try flush() }
+                removals.append((offset, change))
+                removed.insert([group, user])
             default:
+                try flush()
                 do {
-                    try writeOne(changes[index])
+                    try writeOne(change)
                 } catch {
-                    throw describeFailure(of: changes[index], offset: applied + index, error: error)
+                    throw describeFailure(of: change, offset: offset, error: error)
                 }
             }
-            index = end
         }
+        try flush()
         applied += changes.count
     }
 
@@ -71,8 +89,9 @@ struct PostgresWriter {
         var parameters: [PostgresConnection.Parameter?]
     }
 
-    private mutating func createUsers(_ changes: ArraySlice<AppChange>, firstOffset: Int) throws {
-        let users = changes.map { change -> AppUser in
+    private mutating func createUsers(_ changes: [(offset: Int, change: AppChange)]) throws {
+        let users = changes.map { item -> AppUser in
+            let change = item.change
             guard case .create(let user) = change else { preconditionFailure("a run of creates") }
             return user
         }
@@ -97,8 +116,7 @@ struct PostgresWriter {
         prepared.reserveCapacity(users.count)
         var used = Set<Int>()
         for (position, user) in users.enumerated() {
-            let offset = firstOffset + position
-            let change = changes[changes.startIndex + position]
+            let (offset, change) = changes[position]
             do {
                 guard !user.key.containsNUL else {
                     throw PostgresChangeFailure("the key contains a NUL character, which PostgreSQL text cannot hold")
@@ -128,13 +146,13 @@ struct PostgresWriter {
         try writeChunked(rows, columns: names.count) { values in prefix + values }
     }
 
-    private mutating func addMemberships(_ changes: ArraySlice<AppChange>, firstOffset: Int) throws {
+    private mutating func addMemberships(_ changes: [(offset: Int, change: AppChange)]) throws {
         var seen = Set<[String]>()
         var rows: [Row] = []
-        for (position, change) in changes.enumerated() {
+        for (offset, change) in changes {
             guard case .addMembership(let user, let group) = change else { preconditionFailure("a run of additions") }
             guard seen.insert([group, user]).inserted else { continue }
-            rows.append(Row(offset: firstOffset + position, change: change, parameters: [.text(group), .text(user)]))
+            rows.append(Row(offset: offset, change: change, parameters: [.text(group), .text(user)]))
         }
         // Not ON CONFLICT DO NOTHING: that would also ignore the application's own unique
         // constraints, and it needs a unique key that an existing table may lack.
@@ -146,10 +164,10 @@ struct PostgresWriter {
         try writeChunked(rows, columns: 2, asArrays: true) { _ in statement }
     }
 
-    private mutating func removeMemberships(_ changes: ArraySlice<AppChange>, firstOffset: Int) throws {
-        let rows = changes.enumerated().map { position, change -> Row in
+    private mutating func removeMemberships(_ changes: [(offset: Int, change: AppChange)]) throws {
+        let rows = changes.map { offset, change -> Row in
             guard case .removeMembership(let user, let group) = change else { preconditionFailure("a run of removals") }
-            return Row(offset: firstOffset + position, change: change, parameters: [.text(group), .text(user)])
+            return Row(offset: offset, change: change, parameters: [.text(group), .text(user)])
         }
         let statement = "DELETE FROM \(sql.memberships) AS m USING unnest($1::text[], $2::text[]) AS v(g, u)"
             + " WHERE m.\(sql.memberGroup) = v.g AND m.\(sql.memberUser) = v.u"

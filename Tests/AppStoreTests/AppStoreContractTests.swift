@@ -458,4 +458,30 @@ import Testing
             #expect(try raw.rows("SELECT COUNT(*) FROM group_members") == ["150000"])
         }
     }
+
+    /// A run stages each user's create and memberships together; a store may gather them
+    /// into bulk statements (PostgreSQL does) but the result must be that of the order
+    /// given: a pair removed and added again in one batch ends present, one added and
+    /// removed ends absent.
+    @Test(arguments: Backend.available)
+    func interleavedCreatesAndMembershipChangesEndAsInTheirOrder(backend: Backend) throws {
+        try withStore(backend) { store, _ in
+            try store.apply([.create(user("old")), .addMembership(user: "old", group: "g1")])
+            var batch: [AppChange] = []
+            for index in 0..<300 {
+                batch.append(.create(user("u\(index)", email: "u\(index)@example.com")))
+                batch.append(.addMembership(user: "u\(index)", group: "g\(index % 3)"))
+                if index == 100 { batch.append(.setActive(key: "old", false)) }
+            }
+            batch += [
+                .removeMembership(user: "old", group: "g1"), .addMembership(user: "old", group: "g1"),
+                .addMembership(user: "old", group: "g2"), .removeMembership(user: "old", group: "g2"),
+            ]
+            try store.apply(batch)
+            #expect(try store.users(withKeys: (0..<300).map { "u\($0)" }).count == 300)
+            #expect(try store.users(withKeys: ["old"])["old"]?.active == false)
+            let memberships = try store.memberships(ofUsers: ["old", "u0", "u1", "u299"], in: ["g0", "g1", "g2"])
+            #expect(memberships == ["old": ["g1"], "u0": ["g0"], "u1": ["g1"], "u299": ["g2"]])
+        }
+    }
 }
