@@ -107,11 +107,13 @@ extension Transaction {
 }
 
 extension Transaction where Access == ReadWriteAccess {
-    /// Deletes every key in `range`; returns how many were deleted.
+    /// Deletes every key in `range` (at most `limit` of them, the first in key order);
+    /// returns how many were deleted.
     @discardableResult
-    public mutating func removeAll(in db: Database, range: KeyRange = .all) throws -> Int {
+    public mutating func removeAll(in db: Database, range: KeyRange = .all, limit: Int = .max) throws -> Int {
         var removed = 0
         try scan(db, range) { _, _ in
+            guard removed < limit else { return .stop }
             removed += 1
             return .deleteAndNext
         }

@@ -309,13 +309,20 @@ final class SyncState {
         withUnsafeBytes(of: number.bigEndian) { Array($0) }
     }
 
-    /// Drops what an earlier run staged but never committed.
+    /// Drops what an earlier run staged but never committed (or what a finished commit
+    /// has moved into place). In transactions of 50,000 records, with the mapped pages
+    /// released between them: deleting walks every staged page, which would otherwise all
+    /// count in the resident size at the end of a big run.
     func discardStaged(_ directory: String) throws {
         let (staging, pending, pendingApp, pendingCommit) = try scratchAll()
-        try staging.write { txn in
-            _ = try txn.removeAll(in: pending, range: .prefix(Self.prefix(directory)))
-            _ = try txn.removeAll(in: pendingApp, range: .prefix(Self.prefix(directory)))
-            _ = try txn.removeAll(in: pendingCommit, range: .prefix(Self.prefix(directory)))
+        for db in [pending, pendingApp, pendingCommit] {
+            while true {
+                let removed = try staging.write { txn in
+                    try txn.removeAll(in: db, range: .prefix(Self.prefix(directory)), limit: 50_000)
+                }
+                staging.releaseMappedPages()
+                if removed < 50_000 { break }
+            }
         }
     }
 
