@@ -663,8 +663,20 @@ public struct StateCorruption: Error, CustomStringConvertible {
 /// not found, not an LMDB file, truncated), with the recovery step.
 func describeStateError(_ error: any Error) -> String {
     let damaged: Set<ResultCode> = [.corrupted, .pageNotFound, .invalid, .panic]
-    guard let error = error as? LMDBError, damaged.contains(error.code) else { return "\(error)" }
-    return "\(error); the state store is damaged: see docs/operations.md, recovery"
+    guard let error = error as? LMDBError else { return "\(error)" }
+    if damaged.contains(error.code) { return "\(error); the state store is damaged: see docs/operations.md, recovery" }
+    // LMDB reports a write cut short (a full disk part-way through) as EIO: say which.
+    if error.code == .ioError || error.code == .noSpace, let path = error.path, let free = freeBytes(path), free < 1 << 20 {
+        return "\(error); the filesystem holding \(path) is full (No space left on device: \(free) bytes free)"
+    }
+    return "\(error)"
+}
+
+/// The bytes an unprivileged writer can still use on the filesystem holding `path`.
+private func freeBytes(_ path: String) -> Int? {
+    var info = statvfs()
+    guard statvfs(path, &info) == 0 else { return nil }
+    return Int(info.f_bavail) * Int(info.f_frsize)
 }
 
 private func decode<T>(_ what: String, _ body: () throws -> T) throws -> T {
