@@ -76,3 +76,19 @@ extension AppStore {
         try apply(streaming: next, mark: nil)
     }
 }
+
+extension AppChange {
+    /// What the change does, naming its keys (never its values): the operation of an
+    /// ``AppStoreError`` when it fails.
+    var operationDescription: String {
+        switch self {
+        case .create(let user): "create user \(user.key.debugDescription)"
+        case .update(let key, _): "update user \(key.debugDescription)"
+        case .setManaged(let key, let managed): "\(managed ? "tag" : "untag") user \(key.debugDescription) as managed"
+        case .setActive(let key, let active): "\(active ? "activate" : "deactivate") user \(key.debugDescription)"
+        case .rename(let from, let to): "rename user \(from.debugDescription) to \(to.debugDescription)"
+        case .addMembership(let user, let group): "add user \(user.debugDescription) to group \(group.debugDescription)"
+        case .removeMembership(let user, let group): "remove user \(user.debugDescription) from group \(group.debugDescription)"
+        }
+    }
+}

@@ -443,20 +443,7 @@ struct PostgresWriter {
 
     private func describeFailure(of change: AppChange, offset: Int, error: any Error) -> AppStoreError {
         if let error = error as? AppStoreError { return error }
-        let operation: String
-        switch change {
-        case .create(let user): operation = "create user \(user.key.debugDescription)"
-        case .update(let key, _): operation = "update user \(key.debugDescription)"
-        case .setManaged(let key, let managed):
-            operation = "\(managed ? "tag" : "untag") user \(key.debugDescription) as managed"
-        case .setActive(let key, let active):
-            operation = "\(active ? "activate" : "deactivate") user \(key.debugDescription)"
-        case .rename(let from, let to): operation = "rename user \(from.debugDescription) to \(to.debugDescription)"
-        case .addMembership(let user, let group):
-            operation = "add user \(user.debugDescription) to group \(group.debugDescription)"
-        case .removeMembership(let user, let group):
-            operation = "remove user \(user.debugDescription) from group \(group.debugDescription)"
-        }
+        let operation = change.operationDescription
         let suffix = "change \(offset + 1)\(count.map { " of \($0)" } ?? ""); nothing was written"
         let message: String
         switch error {

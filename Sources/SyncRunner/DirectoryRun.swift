@@ -719,15 +719,18 @@ final class DirectoryRun {
         let appUsers = try app.users(withKeys: Array(keys))
         let groups = try memberships.managedGroups.isEmpty ? [:] : app.memberships(ofUsers: Array(keys), in: memberships.managedGroups)
         let keyHolders = try state?.users(directory.name, appKeys: users.map(\.key)) ?? [:]
-        for user in users where !decided.contains(Digest(user.id)) {
-            if let holder = keyHolder(of: user, snapshotHolder: keyHolders[user.key]) {
+        for user in users {
+            let id = Digest(user.id)
+            let key = Digest(user.key)
+            guard !decided.contains(id) else { continue }
+            if let holder = keyHolder(of: user, id: id, key: key, snapshotHolder: keyHolders[user.key]) {
                 fail(.entryInvalid, id: user.id, key: user.key, dn: user.dn,
                      "\(directory.users.key) \(user.key) is already the key of \(holder) (the app key names one entry); this entry is not synced until one of them changes")
                 continue
             }
-            keyClaims[Digest(user.key)] = Digest(user.id)
-            claimedKeys[Digest(user.id)] = Digest(user.key)
-            decided.insert(Digest(user.id))
+            keyClaims[key] = id
+            claimedKeys[id] = key
+            decided.insert(id)
             var snapshot = snapshots[user.id]
             if let record = inDoubt[user.id], var base = snapshot {
                 settleInDoubt(record, user: user, snapshot: &base)
@@ -763,10 +766,11 @@ final class DirectoryRun {
     /// The DN of another entry that holds the user's key: one decided earlier in this run,
     /// or the snapshot's holder unless this run decided it under another key (a rename).
     /// Two entries with one key would otherwise write one app row from two entries.
-    private func keyHolder(of user: DirectoryUser, snapshotHolder: ([UInt8], UserSnapshot)?) -> String? {
-        if let claim = keyClaims[Digest(user.key)], claim != Digest(user.id) { return claimantDN(of: user, claim: claim) }
-        guard let (id, snapshot) = snapshotHolder, id != user.id else { return nil }
-        if let key = claimedKeys[Digest(id)], key != Digest(user.key) { return nil }
+    /// - Parameters: id, key: the digests of the user's id and key.
+    private func keyHolder(of user: DirectoryUser, id: Digest, key: Digest, snapshotHolder: ([UInt8], UserSnapshot)?) -> String? {
+        if let claim = keyClaims[key], claim != id { return claimantDN(of: user, claim: claim) }
+        guard let (holder, snapshot) = snapshotHolder, holder != user.id else { return nil }
+        if let claimed = claimedKeys[Digest(holder)], claimed != key { return nil }
         return snapshot.dn
     }
 
