@@ -230,7 +230,8 @@ final class DirectoryRun {
         // Two-phase commit (SPEC I1): before anything is written, everything this run
         // will commit is staged and flushed, and the run is recorded as in flight.
         if stagedAppBatches > 0 || !ldapWrites.isEmpty {
-            var writes: [[UInt8]: InDoubtRecord] = [:]
+            // An --only run leaves the in-doubt values of the users it did not decide.
+            var writes = limited ? inDoubt : [:]
             for write in ldapWrites {
                 var values: [AttributeName: [[UInt8]]] = [:]
                 for change in write.changes { values[change.attribute] = write.agreed.values[change.attribute] ?? [] }
@@ -275,7 +276,8 @@ final class DirectoryRun {
                                durationMilliseconds: Int(summary.durationSeconds * 1000),
                                exitCode: summary.failures.isEmpty && summary.pendingConflicts == 0 ? 0 : 1,
                                full: summary.full, counts: summary.counts)
-        try state.commit(commit, inflight: InflightRecord(runID: runID, writesApp: stagedAppBatches > 0, cursorBefore: cursorBytesAtStart))
+        try state.commit(commit, inflight: InflightRecord(runID: runID, writesApp: stagedAppBatches > 0, cursorBefore: cursorBytesAtStart),
+                         unsettled: limited ? inDoubt : [:])
     }
 
     /// Every user is decided: the per-user sets and the membership index are not needed
@@ -1260,7 +1262,8 @@ func seconds(_ duration: Duration) -> Double {
 /// NAME; `LDAPSYNC_STALL_AT=NAME` waits 3 seconds there (creating the file
 /// `LDAPSYNC_STALL_MARKER` names, if set, as it starts), so a test can stop the server
 /// mid-run. Points: `mid-user-fetch` (after the first page of users), `before-deletion-listing`,
-/// `before-app-apply`, `after-app-commit`, `after-ldap-writes`.
+/// `before-app-apply`, `after-app-commit`, `after-ldap-writes`, `mid-state-commit` (the
+/// snapshots committed, the cursor not yet).
 enum CrashPoint {
     static func reach(_ name: String) {
         #if DEBUG

@@ -345,8 +345,10 @@ final class SyncState {
     /// The commit is made in several LMDB transactions (so that memory holds one chunk's
     /// dirty pages, not the run's), under the in-flight record: a crash part-way leaves
     /// the record, and the next run completes the commit from the staging area.
-    func commit(_ commit: Commit, inflight: InflightRecord) throws {
-        try stageCommit(commit, inDoubt: [:])
+    /// - Parameter unsettled: in-doubt write-back values this run did not settle (an
+    ///   `--only` run decides only the users it names); they stay for the next run.
+    func commit(_ commit: Commit, inflight: InflightRecord, unsettled: [[UInt8]: InDoubtRecord] = [:]) throws {
+        try stageCommit(commit, inDoubt: unsettled)
         let (staging, _, _, _) = try scratchAll()
         try staging.sync()
         if try inflightRun(commit.directory) == nil { try prepare(commit.directory, inflight) }
@@ -486,15 +488,14 @@ final class SyncState {
         guard try hasStagedCommit(directory) else {
             throw StateCorruption(what: "the staging area of \(directory)", reason: "the staged commit is missing or incomplete")
         }
-        // The in-doubt values staged with the commit (few: one per write-back).
+        // The in-doubt values staged with the commit (few: one per write-back). They
+        // replace the stored ones: the run settled those it decided.
         var stagedInDoubt: [[UInt8]: InDoubtRecord] = [:]
-        if recovering != nil {
-            let partPrefix = Self.partKey(directory, .inDoubt)
-            try staging.read { txn in
-                try txn.forEach(in: pendingCommit, range: .prefix(partPrefix)) { key, value in
-                    stagedInDoubt[Array(key.dropFirst(partPrefix.count))] = try decode("staged in-doubt write") { try StateRecords.decodeInDoubt(value) }
-                    return .continue
-                }
+        let inDoubtPrefix = Self.partKey(directory, .inDoubt)
+        try staging.read { txn in
+            try txn.forEach(in: pendingCommit, range: .prefix(inDoubtPrefix)) { key, value in
+                stagedInDoubt[Array(key.dropFirst(inDoubtPrefix.count))] = try decode("staged in-doubt write") { try StateRecords.decodeInDoubt(value) }
+                return .continue
             }
         }
         // Users, then the other parts, in transactions of `commitChunk` records each; the
@@ -504,12 +505,15 @@ final class SyncState {
             try environment.write { txn in
                 for (key, record) in records {
                     let id = Array(key.dropFirst(prefix.count))
-                    try applyStaged(directory, id: id, record: record, keepingPrevious: stagedInDoubt[id].map { Set($0.values.keys) }, &txn)
+                    // Completing a dead run: what it wrote back may not have reached LDAP.
+                    let keeping = recovering == nil ? nil : stagedInDoubt[id].map { Set($0.values.keys) }
+                    try applyStaged(directory, id: id, record: record, keepingPrevious: keeping, &txn)
                 }
             }
             environment.releaseMappedPages()
             staging.releaseMappedPages()
         }
+        CrashPoint.reach("mid-state-commit")
         var cursor: [UInt8]?
         try forEachStagedChunk(staging, pendingCommit, prefix: prefix, chunk: Self.commitChunk) { records in
             try environment.write { txn in

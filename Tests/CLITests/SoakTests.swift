@@ -551,6 +551,29 @@ struct SoakFailure: Error, CustomStringConvertible {
         #expect(try environment.sqlite("select phone from users where key = '\(key)';") == "+1 555 0202\n")
     }
 
+    /// An `--only` run between the crash and the next full decision keeps the in-doubt
+    /// values of the users it did not name: the second edit is still written back.
+    @Test func anOnlyRunAfterACrashKeepsTheOtherUsersWriteBackInDoubt() throws {
+        let environment = try CLIEnvironment(people: 3)
+        try environment.write("ldapsync.yaml", environment.configuration(
+            extra: "  - { ldap: telephoneNumber, app: phone, direction: both }\nwriteBack: { enabled: true }"))
+        _ = try environment.ldapsync(["init"])
+        #expect(try environment.ldapsync(["run"]).status == 0)
+        let key = Fixtures.personUID(1)
+        _ = try environment.sqlite("update users set phone = '+1 555 0101' where key = '\(key)';")
+        var crash = ProcessInfo.processInfo.environment
+        crash["LDAPSYNC_CRASH_AT"] = "after-ldap-writes"
+        #expect(try environment.ldapsync(["run"], environment: crash).status == 9)
+        let only = try environment.ldapsync(["run", "--only", Fixtures.personUID(2)])
+        #expect(only.status == 0, "\(only.output)\(only.errors)")
+        _ = try environment.sqlite("update users set phone = '+1 555 0202' where key = '\(key)';")
+        let rerun = try environment.ldapsync(["run"])
+        #expect(rerun.status == 0, "\(rerun.output)\(rerun.errors)")
+        let row = try #require(rerun.output.split(separator: "\n").first { $0.hasPrefix("corp ") })
+        #expect(row.split(separator: " ")[7] == "1" && row.split(separator: " ")[8] == "0", "\(row)")
+        #expect(try phone(environment, key) == ["+1 555 0202"])
+    }
+
     /// A write-back whose run died before sending it (killed right after its app commit):
     /// the next run finds LDAP without the value, keeps it pending as an app edit and
     /// writes it.
@@ -590,6 +613,29 @@ struct SoakFailure: Error, CustomStringConvertible {
         #expect(rerun.status == 0, "\(rerun.output)\(rerun.errors)")
         #expect(!rerun.output.contains("completing the state commit"))
         #expect(try environment.sqlite("select key from users order by key;") == "first\n\(Fixtures.personUID(2))\n\(Fixtures.personUID(3))\n")
+    }
+
+    /// The state commit is several LMDB transactions: a run killed between them (the
+    /// snapshots in place, the cursor not) is completed by the next run, which then sees
+    /// the rename as done.
+    @Test func aRunKilledPartWayThroughItsStateCommitIsCompletedByTheNextRun() throws {
+        let environment = try CLIEnvironment(people: 3)
+        _ = try environment.ldapsync(["init"])
+        #expect(try environment.ldapsync(["run"]).status == 0)
+        let cursor = try environment.ldapsync(["cursor", "show"]).output
+        try rename(environment, from: "uid=\(Fixtures.personUID(1)),ou=people", to: "first")
+        var crash = ProcessInfo.processInfo.environment
+        crash["LDAPSYNC_CRASH_AT"] = "mid-state-commit"
+        #expect(try environment.ldapsync(["run"], environment: crash).status == 9)
+        #expect(try environment.ldapsync(["cursor", "show"]).output == cursor)
+        #expect(try environment.ldapsync(["status"]).output.contains("  unfinished run: "))
+        let rerun = try environment.ldapsync(["run"])
+        #expect(rerun.status == 0, "\(rerun.output)\(rerun.errors)")
+        #expect(rerun.output.contains("completing the state commit of run"), "\(rerun.output)")
+        #expect(try environment.ldapsync(["cursor", "show"]).output != cursor)
+        try rename(environment, from: "uid=first,ou=people", to: "second")
+        #expect(try environment.ldapsync(["run"]).status == 0)
+        #expect(try environment.sqlite("select key from users order by key;") == "second\n\(Fixtures.personUID(2))\n\(Fixtures.personUID(3))\n")
     }
 
     /// The dead run's cursor is not taken over a cursor an administrator set or cleared
