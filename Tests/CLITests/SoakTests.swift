@@ -623,6 +623,9 @@ struct SoakFailure: Error, CustomStringConvertible {
         _ = try environment.ldapsync(["init"])
         #expect(try environment.ldapsync(["run"]).status == 0)
         let cursor = try environment.ldapsync(["cursor", "show"]).output
+        // The cursor has whole seconds: the rename must come a second later than the
+        // fixture for the completed commit to move it.
+        sleep(1)
         try rename(environment, from: "uid=\(Fixtures.personUID(1)),ou=people", to: "first")
         var crash = ProcessInfo.processInfo.environment
         crash["LDAPSYNC_CRASH_AT"] = "mid-state-commit"
@@ -633,6 +636,7 @@ struct SoakFailure: Error, CustomStringConvertible {
         #expect(rerun.status == 0, "\(rerun.output)\(rerun.errors)")
         #expect(rerun.output.contains("completing the state commit of run"), "\(rerun.output)")
         #expect(try environment.ldapsync(["cursor", "show"]).output != cursor)
+        #expect(try !environment.ldapsync(["status"]).output.contains("unfinished run"))
         try rename(environment, from: "uid=first,ou=people", to: "second")
         #expect(try environment.ldapsync(["run"]).status == 0)
         #expect(try environment.sqlite("select key from users order by key;") == "second\n\(Fixtures.personUID(2))\n\(Fixtures.personUID(3))\n")
