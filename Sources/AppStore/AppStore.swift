@@ -32,8 +32,11 @@ public struct AppStoreError: Error, Sendable, CustomStringConvertible {
 public protocol AppStore: AnyObject {
     /// The users with these keys (managed or not), by key. Keys are compared exactly.
     func users(withKeys keys: [String]) throws -> [String: AppUser]
-    /// Calls `body` with every managed user, in key order, without loading them all.
-    func forEachManagedUser(_ body: (AppUser) throws -> Void) throws
+    /// Calls `body` with every managed user, in key order, without loading them all;
+    /// with `updatedSince`, only those whose `updatedAt` is at or after its second (in
+    /// either text form of SPEC §5; rows whose column is NULL are not included). Without
+    /// an `updatedAt` column, every managed user.
+    func forEachManagedUser(updatedSince: Timestamp?, _ body: (AppUser) throws -> Void) throws
     /// The number of managed users (for percentage safety limits).
     func managedUserCount() throws -> Int
     /// For each of these users, its memberships among `groups` (users without any are
@@ -72,6 +75,11 @@ public struct CommitMark: Sendable, Hashable {
 }
 
 extension AppStore {
+    /// Every managed user, in key order (``forEachManagedUser(updatedSince:_:)`` without a bound).
+    public func forEachManagedUser(_ body: (AppUser) throws -> Void) throws {
+        try forEachManagedUser(updatedSince: nil, body)
+    }
+
     public func apply(streaming next: () throws -> [AppChange]?) throws {
         try apply(streaming: next, mark: nil)
     }
@@ -90,5 +98,31 @@ extension AppChange {
         case .addMembership(let user, let group): "add user \(user.debugDescription) to group \(group.debugDescription)"
         case .removeMembership(let user, let group): "remove user \(user.debugDescription) from group \(group.debugDescription)"
         }
+    }
+}
+
+/// "`updatedAt` at or after this second" for the column's text, in both forms SPEC §5
+/// allows: ISO 8601 (`2026-11-21T15:30:00Z`, fractions allowed) and SQLite's `datetime()`
+/// form (`2026-11-21 15:30:00`). Text comparison alone would not do: on the bound's day
+/// every `T` form sorts after every space form.
+struct UpdatedAtBound {
+    /// `2026-11-21 15:30:00`
+    let spaceForm: String
+    /// `2026-11-21T`: after every space form of that day.
+    let dayEnd: String
+    /// `2026-11-21T15:30:00`
+    let isoForm: String
+
+    init(_ timestamp: Timestamp) {
+        let iso = String(SQLiteAppStore.iso8601UTC(secondsSince1970: timestamp.seconds).prefix(19))
+        isoForm = iso
+        spaceForm = String(iso.map { $0 == "T" ? " " : $0 })
+        dayEnd = String(iso.prefix(11))
+    }
+
+    /// A space form at or after the bound on its day, or (any later day, or a T form)
+    /// at or after the ISO form.
+    func condition(column: String, placeholders: (space: String, dayEnd: String, iso: String)) -> String {
+        "((\(column) >= \(placeholders.space) AND \(column) < \(placeholders.dayEnd)) OR \(column) >= \(placeholders.iso))"
     }
 }

@@ -78,7 +78,18 @@ public final class PostgresAppStore: AppStore {
 
     /// Streams the managed users in key order (bytewise: `COLLATE "C"` over UTF-8) from a
     /// cursor in one read-only, repeatable-read transaction, 1,000 rows at a time.
-    public func forEachManagedUser(_ body: (AppUser) throws -> Void) throws {
+    ///
+    /// `updatedSince` is compared bytewise (`COLLATE "C"`) with the column as text
+    /// (``UpdatedAtBound``): a `timestamp(tz)` column's text is the space form in UTC (the
+    /// session's DateStyle is ISO and its TimeZone UTC).
+    public func forEachManagedUser(updatedSince: Timestamp?, _ body: (AppUser) throws -> Void) throws {
+        var condition = sql.isManaged
+        if let updatedSince, let updatedAt = sql.updatedAt {
+            // Digits, '-', ':', 'T' and a space only: made here, never from input.
+            let bound = UpdatedAtBound(updatedSince)
+            condition += " AND " + bound.condition(column: "(\(updatedAt))::text COLLATE \"C\"",
+                                                   placeholders: ("'\(bound.spaceForm)'", "'\(bound.dayEnd)'", "'\(bound.isoForm)'"))
+        }
         try entering {
             let operation = "list managed users"
             try mapped(operation) {
@@ -87,7 +98,7 @@ public final class PostgresAppStore: AppStore {
             do {
                 try mapped(operation) {
                     try connection.execute(
-                        "DECLARE ldapsync_managed NO SCROLL CURSOR FOR \(sql.selectUsers) WHERE \(sql.isManaged)"
+                        "DECLARE ldapsync_managed NO SCROLL CURSOR FOR \(sql.selectUsers) WHERE \(condition)"
                             + " ORDER BY \(sql.key) COLLATE \"C\"",
                         operation: operation
                     )

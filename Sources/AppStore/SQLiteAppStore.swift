@@ -97,12 +97,21 @@ public final class SQLiteAppStore: AppStore {
     /// mode it holds a shared lock meanwhile, so the application's writers wait (up to
     /// their own busy timeout); in WAL mode they do not. A call to this store from `body`
     /// is an error; an error thrown by `body` ends the iteration and is rethrown as is.
-    public func forEachManagedUser(_ body: (AppUser) throws -> Void) throws {
+    ///
+    /// `updatedSince` compares the column's text bytewise (``UpdatedAtBound``).
+    public func forEachManagedUser(updatedSince: Timestamp?, _ body: (AppUser) throws -> Void) throws {
         try reading("list managed users") { db in
+            var condition = sql.isManaged
+            var arguments = StatementArguments()
+            if let updatedSince, let updatedAt = sql.updatedAt {
+                let bound = UpdatedAtBound(updatedSince)
+                condition += " AND \(bound.condition(column: "\(updatedAt) COLLATE BINARY", placeholders: ("?", "?", "?")))"
+                arguments = StatementArguments([bound.spaceForm, bound.dayEnd, bound.isoForm])
+            }
             let statement = try db.cachedStatement(
-                sql: "\(sql.selectUsers) WHERE \(sql.isManaged) ORDER BY \(sql.key) COLLATE BINARY"
+                sql: "\(sql.selectUsers) WHERE \(condition) ORDER BY \(sql.key) COLLATE BINARY"
             )
-            let cursor = try Row.fetchCursor(statement)
+            let cursor = try Row.fetchCursor(statement, arguments: arguments)
             while let row = try cursor.next() {
                 let user = try decodeUser(row)
                 do {

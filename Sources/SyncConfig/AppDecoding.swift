@@ -2,8 +2,8 @@ import DirectoryModel
 import Yams
 
 extension ConfigurationDecoder {
-    static let sqliteKeys = ["kind", "path", "users", "memberships"]
-    static let postgresKeys = ["kind", "url", "passwordFile", "passwordEnv", "sslMode", "caFile", "users", "memberships"]
+    static let sqliteKeys = ["kind", "path", "users", "memberships", "findEdits"]
+    static let postgresKeys = ["kind", "url", "passwordFile", "passwordEnv", "sslMode", "caFile", "users", "memberships", "findEdits"]
     static let attributeKeys = ["ldap", "app", "direction", "conflict", "multiValued", "binary", "transform", "sensitive"]
 
     // MARK: app
@@ -71,6 +71,13 @@ extension ConfigurationDecoder {
                 throw reader.error(memberships.entry("group")?.value.position ?? memberships.position, memberships.path("group"),
                     "the group column must differ from the user column (\(app.memberships.user))")
             }
+        }
+        app.findEdits = try reader.value(section, "findEdits", default: .scan) { (node, path) throws(ConfigurationError) in
+            try reader.choice(node, path, EditDetection.self)
+        }
+        if app.findEdits == .updatedAt && app.users.updatedAt == nil {
+            throw reader.error(section.entry("findEdits")?.value.position ?? section.position, section.path("findEdits"),
+                "findEdits: updated-at finds the app's edits by the app.users.updatedAt column, but it is null; set it, or use findEdits: scan")
         }
         if app.memberships.table.lowercased() == app.users.table.lowercased() {
             let position = section.entry("memberships")?.keyPosition ?? section.position

@@ -255,7 +255,18 @@ public struct AppConfiguration: Sendable, Equatable {
     public var kind: AppStoreKind = .sqlite(path: "app.db")
     public var users = UsersTable()
     public var memberships = MembershipsTable()
+    /// How an incremental run finds the app rows edited since the last run (`app.findEdits`).
+    public var findEdits: EditDetection = .scan
     public init() {}
+}
+
+/// `app.findEdits`: how an incremental run finds app-side edits of users LDAP did not change.
+public enum EditDetection: String, Sendable, Equatable, CaseIterable {
+    /// Every managed row is compared with its snapshot on every run: O(app users).
+    case scan
+    /// Only rows whose `updatedAt` is at or after the previous run's start (less the
+    /// overlap) are compared: O(edits). The application must set `updatedAt` on every edit.
+    case updatedAt = "updated-at"
 }
 
 public enum SyncDirection: String, Sendable, Equatable, CaseIterable {

@@ -47,6 +47,9 @@ final class DirectoryRun {
     private var inDoubt: [[UInt8]: InDoubtRecord] = [:]
     /// The cursor record as this run read it (for ``InflightRecord/cursorBefore``).
     private var cursorBytesAtStart: [UInt8]?
+    /// Incremental runs with `app.findEdits: updated-at`: app rows updated since this
+    /// time are compared with their snapshot; nil: every managed row is (a scan).
+    private var appEditsBound: Timestamp?
     /// Stored manual conflicts by user key, and the changes to them this run makes.
     private var storedConflicts: [String: [ConflictRecord]] = [:]
     private var conflictChanges: [[UInt8]: ConflictRecord?] = [:]
@@ -182,6 +185,7 @@ final class DirectoryRun {
         summary.cursorBeforeTime = stored?.cursor
         if let reason = summary.fullReason, summary.full { output("\(directory.name): full run: \(reason)") }
 
+        appEditsBound = since == nil ? nil : appEditsBound(stored: stored)
         retrySet = try state?.retrySet(directory.name) ?? [:]
         inDoubt = try state?.inDoubtWrites(directory.name) ?? [:]
         for conflict in try state?.conflicts(directory.name) ?? [] { storedConflicts[conflict.key, default: []].append(conflict) }
@@ -220,8 +224,11 @@ final class DirectoryRun {
             summary.cursorAfter = summary.cursorBefore
             summary.cursorAfterTime = summary.cursorBeforeTime
         } else {
+            // Every app edit before this run's start is merged (or compared and left
+            // pending) once this commit is in (app.findEdits: updated-at).
             commit.cursor = CursorRecord(cursor: newCursor, lastReadDuration: readDuration,
-                                         mappingItems: (stored?.mappingItems ?? []).union(items))
+                                         mappingItems: (stored?.mappingItems ?? []).union(items),
+                                         appEditsSince: started, appEditsConfiguration: appEditsConfiguration)
         }
         commit.groups = groupChanges.records
         commit.deactivated = deactivationMarks
@@ -357,6 +364,26 @@ final class DirectoryRun {
             return nil
         }
         return cursor.subtracting(directory.timestamp.overlap).subtracting(stored.lastReadDuration)
+    }
+
+    /// With `app.findEdits: updated-at`, from when app rows are compared: the start of the
+    /// run that committed last, less the overlap (the app's clock may differ from ours).
+    /// nil (compare every managed row) for `--since` backfills, after `cursor set|clear`,
+    /// before any run recorded the time, and when what decides whether an app edit is
+    /// written or left pending changed since (a pending edit must flow once it can).
+    private func appEditsBound(stored: CursorRecord?) -> Timestamp? {
+        guard configuration.app.findEdits == .updatedAt, options.since == nil, let stored,
+              let since = stored.appEditsSince, stored.appEditsConfiguration == appEditsConfiguration else { return nil }
+        return since.subtracting(directory.timestamp.overlap)
+    }
+
+    /// What decides whether an app edit is written or stays pending (``appEditsBound``).
+    private var appEditsConfiguration: String {
+        var parts = ["writeBack:\(configuration.writeBack.enabled)", "accountState:\(directory.users.accountState.rawValue)"]
+        for attribute in configuration.attributes {
+            parts.append("\(attribute.ldap.folded):\(attribute.direction.rawValue):\(attribute.conflict.rawValue)")
+        }
+        return parts.sorted().joined(separator: "|")
     }
 
     /// The new cursor: the newest server timestamp seen, never backwards, never the local
@@ -580,6 +607,11 @@ final class DirectoryRun {
             }
             if let id { again.insert(id) }
         }
+        // Users with a stored conflict: an administrator's `conflicts resolve` is applied
+        // by deciding them again (a scan of the app rows would find them too).
+        for key in storedConflicts.keys {
+            if let id = try state?.userID(directory.name, appKey: key) { again.insert(id) }
+        }
         // A full run has decided every user in scope already.
         if since != nil { again.formUnion(try appEditedUserIDs()) }
         again = again.filter { !decided.contains(Digest($0)) }
@@ -588,7 +620,8 @@ final class DirectoryRun {
 
     /// Managed app users whose row differs from the snapshot's agreed values: app-side
     /// edits, merged this run although LDAP did not change them. One scan of the managed
-    /// rows and one snapshot look-up each, per run.
+    /// rows (with `app.findEdits: updated-at`, of those updated since ``appEditsBound``)
+    /// and one snapshot look-up each.
     private func appEditedUserIDs() throws -> Set<[UInt8]> {
         guard let state else { return [] }
         var edited: Set<[UInt8]> = []
@@ -604,11 +637,17 @@ final class DirectoryRun {
             }
             batch.removeAll(keepingCapacity: true)
         }
-        try app.forEachManagedUser { user in
+        var compared = 0
+        try app.forEachManagedUser(updatedSince: appEditsBound) { user in
+            compared += 1
             batch.append(user)
             if batch.count >= 500 { try check() }
         }
         try check()
+        logger.debug("app rows compared with their snapshot", metadata: [
+            "sync.rows": "\(compared)", "sync.edited": "\(edited.count)",
+            "sync.updatedSince": "\(appEditsBound.map { $0.iso8601 } ?? "(every managed row)")",
+        ])
         return edited
     }
 

@@ -95,6 +95,9 @@ enum StateRecords {
         writer.writeVarint(UInt64(max(0, cursor.lastReadDuration.components.attoseconds / 1_000_000_000)))
         writer.writeCount(cursor.mappingItems.count)
         for item in cursor.mappingItems.sorted() { writer.writeLengthPrefixed(item) }
+        // Added after the first release: a record without it decodes as nil.
+        writeTimestamp(cursor.appEditsSince, to: &writer)
+        if cursor.appEditsSince != nil { writer.writeLengthPrefixed(cursor.appEditsConfiguration) }
         return writer.bytes
     }
 
@@ -106,9 +109,12 @@ enum StateRecords {
         let nanoseconds = try reader.readVarint()
         var items: Set<String> = []
         for _ in 0..<(try reader.readCount()) { items.insert(try reader.readLengthPrefixedString()) }
+        let appEditsSince = reader.isAtEnd ? nil : try readTimestamp(&reader)
+        let appEditsConfiguration = appEditsSince == nil ? "" : try reader.readLengthPrefixedString()
         try reader.expectEnd()
         let duration = Duration.seconds(Int64(clamping: seconds)) + .nanoseconds(Int64(clamping: nanoseconds))
-        return CursorRecord(cursor: cursor, lastReadDuration: duration, mappingItems: items)
+        return CursorRecord(cursor: cursor, lastReadDuration: duration, mappingItems: items,
+                            appEditsSince: appEditsSince, appEditsConfiguration: appEditsConfiguration)
     }
 
     // MARK: Retry set and run history
@@ -301,6 +307,15 @@ struct CursorRecord: Sendable, Equatable {
     /// The mapping items the snapshot covers (attributes, group rules, scopes); a new
     /// item forces one full run (SPEC §4).
     var mappingItems: Set<String>
+    /// When the run that wrote the record started (ldapsync's clock): every app edit
+    /// before it was merged by that run or an earlier one, so with `app.findEdits:
+    /// updated-at` the next run compares only rows updated since (less the overlap).
+    /// nil in records of older versions and after `cursor clear/set`.
+    var appEditsSince: Timestamp? = nil
+    /// What decides whether an app edit is written or stays pending (write-back switches,
+    /// directions, conflict policies) when `appEditsSince` was recorded: an edit left
+    /// pending then must be compared again once it changes.
+    var appEditsConfiguration = ""
 }
 
 /// A run that prepared its commit (SPEC I1): everything it will commit is staged and

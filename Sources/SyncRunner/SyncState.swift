@@ -651,6 +651,8 @@ final class SyncState {
                 ?? CursorRecord(cursor: nil, lastReadDuration: .zero, mappingItems: [])
             record.cursor = timestamp
             record.lastReadDuration = .zero
+            // A backfill compares every app row again, too.
+            record.appEditsSince = nil
             try txn.put(StateRecords.encode(record), forKey: key, in: cursors)
         }
     }

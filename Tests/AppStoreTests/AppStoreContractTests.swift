@@ -144,6 +144,32 @@ import Testing
         }
     }
 
+    /// `app.findEdits: updated-at`: only rows updated at or after the bound, whichever of
+    /// the SPEC's two text forms the application wrote; NULL and older rows are left out.
+    @Test(arguments: Backend.available)
+    func managedUsersUpdatedSinceABoundAreThoseAtOrAfterIt(backend: Backend) throws {
+        try withStore(backend) { store, raw in
+            let rows: [(String, String?)] = [
+                ("iso-before", "2026-11-21T15:29:59Z"), ("iso-same", "2026-11-21T15:30:00Z"),
+                ("iso-after", "2026-11-21T15:30:01Z"), ("iso-fraction", "2026-11-21T15:30:00.250Z"),
+                ("space-before", "2026-11-21 15:29:59"), ("space-same", "2026-11-21 15:30:00"), ("space-after", "2026-11-21 15:30:01"),
+                ("iso-day-before", "2026-11-20T23:59:59Z"), ("space-day-before", "2026-11-20 23:59:59"),
+                ("space-later-day", "2026-11-22 00:00:00"), ("older-year", "2025-12-31T23:59:59Z"),
+                ("null", nil),
+            ]
+            try store.apply(rows.map { .create(user($0.0)) } + [.create(AppUser(key: "unmanaged", managed: false, values: [:]))])
+            for (key, updatedAt) in rows + [("unmanaged", "2027-01-01T00:00:00Z")] {
+                try raw.execute("UPDATE users SET updated_at = \(updatedAt.map { "'\($0)'" } ?? "NULL") WHERE key = '\(key)'")
+            }
+            var listed: [String] = []
+            try store.forEachManagedUser(updatedSince: Timestamp(seconds: 1_795_275_000, nanoseconds: 500_000_000)) { listed.append($0.key) }
+            #expect(listed == ["iso-after", "iso-fraction", "iso-same", "space-after", "space-later-day", "space-same"])
+            var all: [String] = []
+            try store.forEachManagedUser(updatedSince: nil) { all.append($0.key) }
+            #expect(all.count == rows.count)
+        }
+    }
+
     @Test(arguments: Backend.available)
     func theStoreRefusesToBeCalledFromInsideItsOwnIteration(backend: Backend) throws {
         try withStore(backend) { store, _ in
