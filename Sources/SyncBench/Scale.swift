@@ -29,9 +29,9 @@ import Glibc
     /// The `app:` mapping of the configuration.
     var appLine: String {
         if kind == "postgres" {
-            return "app: { kind: postgres, url: \"\(postgres?.url ?? "postgres://ldapsync@127.0.0.1:1/none")\", passwordFile: \(path("pg.pw")) }"
+            return "app: { kind: postgres, url: \"\(postgres?.url ?? "postgres://ldapsync@127.0.0.1:1/none")\", passwordFile: \(path("pg.pw")), findEdits: updated-at }"
         }
-        return "app: { kind: sqlite, path: \(path("app.db")) }"
+        return "app: { kind: sqlite, path: \(path("app.db")), findEdits: updated-at }"
     }
 
     /// Starts the private PostgreSQL server once it is known that ldapsync takes kind postgres.

@@ -51,6 +51,7 @@ public enum ExampleConfiguration {
       path: app.db                      # the SQLite database; ldapsync init creates its tables
       users:  { table: users, key: key, managed: ldap_managed, active: active, updatedAt: updated_at }
       memberships: { table: group_members, user: user_key, group: group_name }
+      findEdits: scan                   # scan (compare every row each run) | updated-at (rows updated since the last run)
 
     # The mapped fields; only these are synced. CHANGE ME to your schema and columns.
     # direction: from-ldap (default) | to-ldap | both
