@@ -40,6 +40,24 @@ public struct MembershipIndex: Sendable {
         }
     }
 
+    /// This index with more members of its groups (by the group's DN key): an
+    /// incremental run builds the index of its groups without members once, then adds
+    /// for each batch only the memberships of the users it decides. Groups the index
+    /// does not map to an app group are ignored, as by ``init(policy:groups:retiredGroupNames:)``.
+    public func adding(members: [String: [MemberReference]]) -> MembershipIndex {
+        var index = self
+        for (dnKey, references) in members {
+            guard let appGroups = byGroupDN[dnKey] else { continue }
+            for member in references {
+                switch member {
+                case .dn(let key): index.byMemberDN[key, default: []].formUnion(appGroups)
+                case .key(let key): index.byMemberKey[key, default: []].formUnion(appGroups)
+                }
+            }
+        }
+        return index
+    }
+
     private static func appGroups(forGroup dnKey: String, record: GroupRecord, policy: GroupPolicy) -> Set<String> {
         switch policy {
         case .none: []

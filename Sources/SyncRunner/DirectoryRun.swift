@@ -29,6 +29,8 @@ final class DirectoryRun {
     private var stagedAppChanges = 0
     private var policy = SyncPolicy(attributes: [])
     private var memberships = MembershipIndex(policy: .none, groups: [:])
+    /// Incremental runs with a complete member index (``prepareMemberships(for:)``).
+    private var indexedGroups: IndexedGroups?
     private var pattern: TimestampPattern = .openldap
     /// The newest server timestamp seen in this run.
     private var newestSeen: Timestamp?
@@ -190,6 +192,9 @@ final class DirectoryRun {
         inDoubt = try state?.inDoubtWrites(directory.name) ?? [:]
         for conflict in try state?.conflicts(directory.name) ?? [] { storedConflicts[conflict.key, default: []].append(conflict) }
 
+        // Built once from the group snapshots when missing (SyncState+MemberIndex.swift);
+        // later commits keep it in step with them.
+        if !options.dryRun, usesGroups, directory.groups?.members != .memberOf { try state?.ensureMemberIndex(directory.name) }
         let readStart = clock.now
         let limited = !options.only.isEmpty
         // --only reads the groups whole (memberships need them) but changes no group
@@ -203,6 +208,8 @@ final class DirectoryRun {
         }
         try readUsers(connection, since: limited ? nil : since, affected: groupChanges.affectedMembers)
         groupChanges.affectedMembers = []
+        // Users gone from the directory are no group's members: the index without any.
+        if let indexedGroups { memberships = indexedGroups.base }
         if !limited { try findVanished(connection, since: since) }
         releaseDecisionState()
         let readDuration = clock.now - readStart
@@ -295,6 +302,7 @@ final class DirectoryRun {
         keyClaims = [:]
         claimedKeys = [:]
         memberships = MembershipIndex(policy: policy.groups, groups: [:])
+        indexedGroups = nil
         state?.releaseMappedPages()
     }
 
@@ -437,11 +445,19 @@ final class DirectoryRun {
 
     private func readGroups(_ connection: LDAPConnection, since: Timestamp?) throws -> GroupChanges {
         var changes = GroupChanges()
-        let snapshot = try state?.groups(directory.name) ?? [:]
-        var current = snapshot
         guard usesGroups, let scope = directory.groups else {
             memberships = MembershipIndex(policy: policy.groups, groups: [:])
             return changes
+        }
+        // Incremental runs read only the changed groups' snapshots; the member index
+        // answers which groups hold the users they decide (SyncState+MemberIndex.swift).
+        let hasIndex = try state?.hasMemberIndex(directory.name) ?? false
+        let indexed = since != nil && scope.members != .memberOf && hasIndex
+        let snapshot = indexed ? [:] : try state?.groups(directory.name) ?? [:]
+        let heads = indexed ? try state?.groupHeads(directory.name) ?? [:] : [:]
+        var current = snapshot
+        func stored(_ id: [UInt8]) throws -> GroupRecord? {
+            indexed ? try state?.group(directory.name, id: id) : snapshot[id]
         }
         let membersAttribute = AttributeName(scope.members.rawValue)
         // With rangeSize, ask for the first range explicitly (AD range retrieval); without
@@ -449,15 +465,15 @@ final class DirectoryRun {
         let requestedMembers = directory.rangeSize.map { membersAttribute.withRange(ValueRange(low: 0, size: $0)) } ?? membersAttribute
         let attributes = ["cn", requestedMembers.description, directory.users.id.description, directory.timestamp.attribute.description]
         var seen: Set<[UInt8]> = []
-        func consider(_ id: [UInt8], _ record: GroupRecord) {
-            guard snapshot[id] != record else { return }
+        func consider(_ id: [UInt8], _ record: GroupRecord) throws {
+            let before = try stored(id)
+            guard before != record else { return }
             // A full run decides every user anyway: no need to remember whom a change affects.
             if since != nil {
-                let before = snapshot[id]?.members ?? []
-                changes.affectedMembers.formUnion(before.symmetricDifference(record.members))
+                changes.affectedMembers.formUnion((before?.members ?? []).symmetricDifference(record.members))
             }
             changes.records[id] = record
-            current[id] = record
+            if !indexed { current[id] = record }
         }
         if scope.members != .memberOf {
             let request = SearchRequest(base: scope.base, scope: searchScope(scope.scope),
@@ -481,7 +497,7 @@ final class DirectoryRun {
                 if let next {
                     unfinished.append((id, record, next))
                 } else {
-                    consider(id, record)
+                    try consider(id, record)
                 }
             }
             summary.groupPages += searched.pages
@@ -493,25 +509,77 @@ final class DirectoryRun {
                 logger.debug("group members read in ranges", metadata: [
                     "ldap.dn": "\(group.record.dn)", "ldap.ranges": "\(rest.requests + 1)", "sync.members": "\(group.record.members.count)",
                 ])
-                consider(group.id, group.record)
+                try consider(group.id, group.record)
             }
         }
         var retired: Set<String> = []
-        let gone = try vanishedGroupIDs(connection, scope: scope, since: since, seen: seen, snapshot: snapshot)
+        let gone = try vanishedGroupIDs(connection, scope: scope, since: since, seen: seen,
+                                        storedIDs: indexed ? Array(heads.keys) : Array(snapshot.keys))
         for id in gone {
-            if let old = snapshot[id] {
+            if let old = try stored(id) {
                 changes.affectedMembers.formUnion(old.members)
                 retired.insert(old.name)
             }
             changes.records[id] = .some(nil)
             current[id] = nil
         }
-        var byDN: [String: GroupRecord] = [:]
-        for record in current.values {
-            do { byDN[try DNKey.make(record.dn)] = record } catch { continue }
+        if indexed {
+            // The groups without their members; each batch adds its users' memberships.
+            var byDN: [String: GroupRecord] = [:]
+            var dnKeys: [[UInt8]: String] = [:]
+            for (id, head) in heads where changes.records[id] == nil {
+                guard let dnKey = try? DNKey.make(head.dn) else { continue }
+                dnKeys[id] = dnKey
+                byDN[dnKey] = GroupRecord(dn: head.dn, name: head.name, members: [])
+            }
+            var changed: [MemberReference: [String]] = [:]
+            for case (_, let record?) in changes.records {
+                guard let dnKey = try? DNKey.make(record.dn) else { continue }
+                byDN[dnKey] = GroupRecord(dn: record.dn, name: record.name, members: [])
+                for member in record.members { changed[member, default: []].append(dnKey) }
+            }
+            let base = MembershipIndex(policy: policy.groups, groups: byDN, retiredGroupNames: retired)
+            indexedGroups = IndexedGroups(base: base, dnKeys: dnKeys, changedMembers: changed)
+            memberships = base
+        } else {
+            var byDN: [String: GroupRecord] = [:]
+            for record in current.values {
+                do { byDN[try DNKey.make(record.dn)] = record } catch { continue }
+            }
+            memberships = MembershipIndex(policy: policy.groups, groups: byDN, retiredGroupNames: retired)
         }
-        memberships = MembershipIndex(policy: policy.groups, groups: byDN, retiredGroupNames: retired)
         return changes
+    }
+
+    /// An incremental run's groups when the member index is complete: the index of the
+    /// groups without members, the DN keys of the unchanged ones by id, and the members
+    /// of the changed ones (whose stored index entries are out of date until the commit).
+    struct IndexedGroups {
+        var base: MembershipIndex
+        var dnKeys: [[UInt8]: String]
+        var changedMembers: [MemberReference: [String]]
+    }
+
+    /// Before a batch is decided (incremental runs with the member index): the index with
+    /// the memberships of these users only.
+    private func prepareMemberships(for users: [DirectoryUser]) throws {
+        guard let indexedGroups, let state else { return }
+        var references: Set<MemberReference> = []
+        for user in users {
+            references.insert(.dn(user.dnKey))
+            references.insert(.key(user.key))
+        }
+        var members: [String: [MemberReference]] = [:]
+        // Stored entries of changed groups are out of date: their dnKeys entry is absent.
+        for (reference, ids) in try state.groupIDs(directory.name, holding: references) {
+            for id in ids {
+                if let dnKey = indexedGroups.dnKeys[id] { members[dnKey, default: []].append(reference) }
+            }
+        }
+        for reference in references {
+            for dnKey in indexedGroups.changedMembers[reference] ?? [] { members[dnKey, default: []].append(reference) }
+        }
+        memberships = indexedGroups.base.adding(members: members)
     }
 
     /// The group as read, and where its member list continues when the server sent only
@@ -546,9 +614,9 @@ final class DirectoryRun {
     /// Groups gone since the snapshot: on a full run, those not seen; otherwise those an
     /// id-only listing no longer finds (deletions every-run).
     private func vanishedGroupIDs(_ connection: LDAPConnection, scope: GroupScope, since: Timestamp?,
-                                  seen: Set<[UInt8]>, snapshot: [[UInt8]: GroupRecord]) throws -> [[UInt8]] {
-        guard scope.members != .memberOf, !snapshot.isEmpty else { return [] }
-        if since == nil { return snapshot.keys.filter { !seen.contains($0) } }
+                                  seen: Set<[UInt8]>, storedIDs: [[UInt8]]) throws -> [[UInt8]] {
+        guard scope.members != .memberOf, !storedIDs.isEmpty else { return [] }
+        if since == nil { return storedIDs.filter { !seen.contains($0) } }
         guard directory.deletions == .everyRun else { return [] }
         var listed: Set<[UInt8]> = []
         let request = SearchRequest(base: scope.base, scope: searchScope(scope.scope), filter: scope.filter,
@@ -556,7 +624,7 @@ final class DirectoryRun {
         try connection.search(request) { entry in
             if let id = entry.values(of: directory.users.id)?.first { listed.insert(id) }
         }
-        return snapshot.keys.filter { !listed.contains($0) }
+        return storedIDs.filter { !listed.contains($0) }
     }
 
     // MARK: Users
@@ -589,11 +657,13 @@ final class DirectoryRun {
             if summary.fetchedUsers == directory.pageSize { CrashPoint.reach("mid-user-fetch") }
             if let user = directoryUser(entry, recordKey: since == nil) { batch.append(user) }
             if batch.count >= 500 {
+                try prepareMemberships(for: batch)
                 try decide(batch)
                 batch.removeAll(keepingCapacity: true)
                 try checkInterrupted()
             }
         }.pages
+        try prepareMemberships(for: batch)
         try decide(batch)
 
         // Users not fetched whose groups changed, and the retry set (I3): read them again.
@@ -671,6 +741,7 @@ final class DirectoryRun {
                 fetching.advance()
                 if let user = directoryUser(entry) { batch.append(user) }
             }
+            try prepareMemberships(for: batch)
             try decide(batch)
         }
     }

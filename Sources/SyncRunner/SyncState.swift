@@ -19,7 +19,7 @@ final class SyncState {
     private let users: Database
     private let userDNs: Database
     private let userKeys: Database
-    private let groups: Database
+    let groups: Database
     private let cursors: Database
     private let retry: Database
     private let deactivated: Database
@@ -29,6 +29,11 @@ final class SyncState {
     private let inflight: Database
     /// Write-back values of a run that died before its commit (``InDoubtRecord``).
     private let inDoubt: Database
+    /// Which groups hold a member, and each group's DN and name: the group snapshots
+    /// turned around, so that an incremental run reads only its users' groups
+    /// (SyncState+MemberIndex.swift).
+    let memberIndex: Database
+    let groupHeads: Database
     /// The scratch environment of a run (nil for the commands that only read or set the
     /// cursor).
     private let staging: Environment?
@@ -51,6 +56,8 @@ final class SyncState {
         conflicts = try environment.database(named: "conflicts")
         inflight = try environment.database(named: "inflight")
         inDoubt = try environment.database(named: "inDoubt")
+        memberIndex = try environment.database(named: "memberIndex")
+        groupHeads = try environment.database(named: "groupHeads")
         if staging {
             let scratch = try SyncState.openStaging(path + "/staging")
             self.staging = scratch
@@ -527,6 +534,7 @@ final class SyncState {
                     case .cursor:
                         cursor = value
                     case .group:
+                        try updateMemberIndex(directory, id: rest, old: txn.get(Self.key(directory, rest), in: groups), new: body, &txn)
                         if let body { try txn.put(body, forKey: Self.key(directory, rest), in: groups) }
                         else { _ = try txn.delete(Self.key(directory, rest), in: groups) }
                     case .retry:
@@ -685,6 +693,6 @@ private func freeBytes(_ path: String) -> Int? {
     return Int(info.f_bavail) * Int(info.f_frsize)
 }
 
-private func decode<T>(_ what: String, _ body: () throws -> T) throws -> T {
+func decode<T>(_ what: String, _ body: () throws -> T) throws -> T {
     do { return try body() } catch let error as RecordDecodingError { throw StateCorruption(what: what, reason: error.description) }
 }

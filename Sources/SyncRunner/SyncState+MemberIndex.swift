@@ -1,0 +1,140 @@
+import DirectoryModel
+import StateStore
+import SyncEngine
+
+/// The member index: for each member reference of a directory's group snapshots, which
+/// groups hold it (`memberIndex`: key `directory 0 reference group-id`, empty value), and
+/// each group's DN and name (`groupHeads`: key `directory 0 group-id`). It is derived from
+/// the group snapshots and changes with them in the same transaction of the state commit,
+/// so that an incremental run finds its users' groups without reading every group's
+/// members (SPEC §13). A marker (`groupHeads` key `directory 0`, which no group id can
+/// have: ids are never empty) says it is complete; without it, it is built once from
+/// the snapshots.
+extension SyncState {
+    /// A group's DN and name, without its members.
+    struct GroupHead: Sendable, Equatable {
+        var dn: String
+        var name: String
+    }
+
+    /// Whether the directory's member index is complete.
+    func hasMemberIndex(_ directory: String) throws -> Bool {
+        try environment.read { txn in try txn.get(Self.prefix(directory), in: groupHeads) != nil }
+    }
+
+    /// Builds the directory's member index from its group snapshots when it is not
+    /// complete (first run of a version that keeps it, or a build cut short), in
+    /// transactions of about `chunk` index records.
+    func ensureMemberIndex(_ directory: String, chunk: Int = 50_000) throws {
+        guard try !hasMemberIndex(directory) else { return }
+        let prefix = Self.prefix(directory)
+        for db in [memberIndex, groupHeads] {
+            while try environment.write({ txn in try txn.removeAll(in: db, range: .prefix(prefix), limit: chunk) }) >= chunk {
+                environment.releaseMappedPages()
+            }
+        }
+        var after: [UInt8]? = nil
+        while true {
+            // Group by group, from where the last transaction stopped.
+            var batch: [([UInt8], [UInt8])] = []
+            var size = 0
+            try environment.read { txn in
+                let whole = KeyRange.prefix(prefix)
+                // The smallest key after the last one read is that key and a 0 byte.
+                let range = after.map { KeyRange(from: $0 + [0], to: whole.upperBound) } ?? whole
+                try txn.forEach(in: groups, range: range) { key, value in
+                    batch.append((key, value))
+                    size += value.count / 32 + 1
+                    return size >= chunk ? .stop : .continue
+                }
+            }
+            guard let last = batch.last else { break }
+            try environment.write { txn in
+                for (key, value) in batch {
+                    try updateMemberIndex(directory, id: Array(key.dropFirst(prefix.count)), old: nil, new: value, &txn)
+                }
+            }
+            environment.releaseMappedPages()
+            after = last.0
+        }
+        try environment.write { txn in try txn.put([1], forKey: prefix, in: groupHeads) }
+    }
+
+    /// Brings the index in line with one group snapshot replaced (`old` → `new`, nil:
+    /// none), in the transaction that writes it. Idempotent: a commit completed again
+    /// after a crash finds old == new for the groups it already wrote.
+    func updateMemberIndex(_ directory: String, id: [UInt8], old: [UInt8]?, new: [UInt8]?, _ txn: inout WriteTransaction) throws {
+        let prefix = Self.prefix(directory)
+        let before = try old.map { bytes in try decode("group snapshot") { try StateRecords.decodeGroup(bytes) } }
+        let after = try new.map { bytes in try decode("group snapshot") { try StateRecords.decodeGroup(bytes) } }
+        let removed = (before?.members ?? []).subtracting(after?.members ?? [])
+        let added = (after?.members ?? []).subtracting(before?.members ?? [])
+        for member in removed { _ = try txn.delete(Self.memberIndexKey(prefix, member) + id, in: memberIndex) }
+        for member in added { try txn.put([], forKey: Self.memberIndexKey(prefix, member) + id, in: memberIndex) }
+        if let after {
+            var writer = ByteWriter(capacity: after.dn.utf8.count + after.name.utf8.count + 8)
+            writer.writeLengthPrefixed(after.dn)
+            writer.writeLengthPrefixed(after.name)
+            try txn.put(writer.bytes, forKey: prefix + id, in: groupHeads)
+        } else {
+            _ = try txn.delete(prefix + id, in: groupHeads)
+        }
+    }
+
+    /// Every group's DN and name, by id.
+    func groupHeads(_ directory: String) throws -> [[UInt8]: GroupHead] {
+        let prefix = Self.prefix(directory)
+        var result: [[UInt8]: GroupHead] = [:]
+        try environment.read { txn in
+            try txn.forEach(in: groupHeads, range: .prefix(prefix)) { key, value in
+                guard key.count > prefix.count else { return .continue }
+                var reader = ByteReader(value)
+                let head = try decode("group head") {
+                    GroupHead(dn: try reader.readLengthPrefixedString(), name: try reader.readLengthPrefixedString())
+                }
+                result[Array(key.dropFirst(prefix.count))] = head
+                return .continue
+            }
+        }
+        return result
+    }
+
+    /// The ids of the groups whose snapshot holds each of these members.
+    func groupIDs(_ directory: String, holding members: some Sequence<MemberReference>) throws -> [MemberReference: [[UInt8]]] {
+        let prefix = Self.prefix(directory)
+        var result: [MemberReference: [[UInt8]]] = [:]
+        try environment.read { txn in
+            for member in members {
+                let start = Self.memberIndexKey(prefix, member)
+                var ids: [[UInt8]] = []
+                try txn.forEach(in: memberIndex, range: .prefix(start)) { key, _ in
+                    ids.append(Array(key.dropFirst(start.count)))
+                    return .continue
+                }
+                if !ids.isEmpty { result[member] = ids }
+            }
+        }
+        return result
+    }
+
+    /// One group's snapshot.
+    func group(_ directory: String, id: [UInt8]) throws -> GroupRecord? {
+        try environment.read { txn in
+            try txn.get(Self.prefix(directory) + id, in: groups).map { bytes in
+                try decode("group snapshot") { try StateRecords.decodeGroup(bytes) }
+            }
+        }
+    }
+
+    /// `prefix`, the reference's kind, its length and its bytes: no reference's key is a
+    /// prefix of another's, so a prefix search finds exactly one member's groups.
+    private static func memberIndexKey(_ prefix: [UInt8], _ member: MemberReference) -> [UInt8] {
+        var writer = ByteWriter(capacity: prefix.count + 64)
+        writer.writeBytes(prefix)
+        switch member {
+        case .dn(let key): writer.writeByte(1); writer.writeLengthPrefixed(key)
+        case .key(let key): writer.writeByte(2); writer.writeLengthPrefixed(key)
+        }
+        return writer.bytes
+    }
+}
