@@ -449,10 +449,11 @@ final class DirectoryRun {
             memberships = MembershipIndex(policy: policy.groups, groups: [:])
             return changes
         }
-        // Incremental runs read only the changed groups' snapshots; the member index
-        // answers which groups hold the users they decide (SyncState+MemberIndex.swift).
+        // With the member index, a run holds only the changed groups' members: the index
+        // answers which unchanged groups hold the users it decides (SyncState+MemberIndex.swift).
+        // --only runs read every group without changing their snapshots (below).
         let hasIndex = try state?.hasMemberIndex(directory.name) ?? false
-        let indexed = since != nil && scope.members != .memberOf && hasIndex
+        let indexed = options.only.isEmpty && scope.members != .memberOf && hasIndex
         let snapshot = indexed ? [:] : try state?.groups(directory.name) ?? [:]
         let heads = indexed ? try state?.groupHeads(directory.name) ?? [:] : [:]
         var current = snapshot
