@@ -460,6 +460,19 @@ final class DirectoryRun {
         func stored(_ id: [UInt8]) throws -> GroupRecord? {
             indexed ? try state?.group(directory.name, id: id) : snapshot[id]
         }
+        // The changed groups' members go to the staging area as they are read (not in
+        // a dry run, which stages nothing): memory holds none of them.
+        let stagesMembers = indexed && !options.dryRun
+        var membersToStage: [[UInt8]: GroupRecord] = [:]
+        var membersToStageCount = 0
+        /// The changed groups' DNs and names when their snapshots are staged as read.
+        var stagedHeads: [[UInt8]: (dn: String, name: String)] = [:]
+        func flushMembers() throws {
+            try state?.stageMembers(directory.name, membersToStage.map { ($0.key, $0.value.members) })
+            try state?.stageGroups(directory.name, membersToStage)
+            membersToStage.removeAll(keepingCapacity: true)
+            membersToStageCount = 0
+        }
         let membersAttribute = AttributeName(scope.members.rawValue)
         // With rangeSize, ask for the first range explicitly (AD range retrieval); without
         // it the server decides (Windows answers member;range=0-1499 past 1500 values).
@@ -472,6 +485,13 @@ final class DirectoryRun {
             // A full run decides every user anyway: no need to remember whom a change affects.
             if since != nil {
                 changes.affectedMembers.formUnion((before?.members ?? []).symmetricDifference(record.members))
+            }
+            if stagesMembers {
+                stagedHeads[id] = (record.dn, record.name)
+                membersToStage[id] = record
+                membersToStageCount += record.members.count
+                if membersToStageCount >= 50_000 { try flushMembers() }
+                return
             }
             changes.records[id] = record
             if !indexed { current[id] = record }
@@ -525,22 +545,33 @@ final class DirectoryRun {
             current[id] = nil
         }
         if indexed {
+            try flushMembers()
             // The groups without their members; each batch adds its users' memberships.
             var byDN: [String: GroupRecord] = [:]
             var dnKeys: [[UInt8]: String] = [:]
-            for (id, head) in heads where changes.records[id] == nil {
+            for (id, head) in heads where changes.records[id] == nil && stagedHeads[id] == nil {
                 guard let dnKey = try? DNKey.make(head.dn) else { continue }
                 dnKeys[id] = dnKey
                 byDN[dnKey] = GroupRecord(dn: head.dn, name: head.name, members: [])
             }
+            var changedIDs: [[UInt8]: String] = [:]
             var changed: [MemberReference: [String]] = [:]
-            for case (_, let record?) in changes.records {
+            for (id, head) in stagedHeads {
+                guard let dnKey = try? DNKey.make(head.dn) else { continue }
+                byDN[dnKey] = GroupRecord(dn: head.dn, name: head.name, members: [])
+                changedIDs[id] = dnKey
+            }
+            for case (let id, let record?) in changes.records {
                 guard let dnKey = try? DNKey.make(record.dn) else { continue }
                 byDN[dnKey] = GroupRecord(dn: record.dn, name: record.name, members: [])
+                changedIDs[id] = dnKey
                 for member in record.members { changed[member, default: []].append(dnKey) }
             }
             let base = MembershipIndex(policy: policy.groups, groups: byDN, retiredGroupNames: retired)
-            indexedGroups = IndexedGroups(base: base, dnKeys: dnKeys, changedMembers: changed)
+            indexedGroups = IndexedGroups(base: base, dnKeys: dnKeys, changedIDs: changedIDs, changedMembers: changed,
+                                          stagedMembers: stagesMembers && !changedIDs.isEmpty,
+                                          storedMembers: !dnKeys.isEmpty,
+                                          references: scope.members == .memberUid ? .keys : .dns)
             memberships = base
         } else {
             var byDN: [String: GroupRecord] = [:]
@@ -557,8 +588,17 @@ final class DirectoryRun {
     /// of the changed ones (whose stored index entries are out of date until the commit).
     struct IndexedGroups {
         var base: MembershipIndex
+        /// Unchanged groups: their stored index entries hold.
         var dnKeys: [[UInt8]: String]
+        /// Groups this run changed (their members staged, or in `changedMembers`).
+        var changedIDs: [[UInt8]: String]
         var changedMembers: [MemberReference: [String]]
+        /// Whether to look up the staged members of changed groups, and the stored index.
+        var stagedMembers: Bool
+        var storedMembers: Bool
+        /// Which references the members are (memberUid: keys; member, uniqueMember: DNs).
+        var references: MemberKind
+        enum MemberKind { case dns, keys }
     }
 
     /// Before a batch is decided (incremental runs with the member index): the index with
@@ -567,14 +607,25 @@ final class DirectoryRun {
         guard let indexedGroups, let state else { return }
         var references: Set<MemberReference> = []
         for user in users {
-            references.insert(.dn(user.dnKey))
-            references.insert(.key(user.key))
+            switch indexedGroups.references {
+            case .dns: references.insert(.dn(user.dnKey))
+            case .keys: references.insert(.key(user.key))
+            }
         }
         var members: [String: [MemberReference]] = [:]
         // Stored entries of changed groups are out of date: their dnKeys entry is absent.
-        for (reference, ids) in try state.groupIDs(directory.name, holding: references) {
-            for id in ids {
-                if let dnKey = indexedGroups.dnKeys[id] { members[dnKey, default: []].append(reference) }
+        if indexedGroups.storedMembers {
+            for (reference, ids) in try state.groupIDs(directory.name, holding: references) {
+                for id in ids {
+                    if let dnKey = indexedGroups.dnKeys[id] { members[dnKey, default: []].append(reference) }
+                }
+            }
+        }
+        if indexedGroups.stagedMembers {
+            for (reference, ids) in try state.groupIDs(directory.name, holding: references, staged: true) {
+                for id in ids {
+                    if let dnKey = indexedGroups.changedIDs[id] { members[dnKey, default: []].append(reference) }
+                }
             }
         }
         for reference in references {

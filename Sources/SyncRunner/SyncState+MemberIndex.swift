@@ -99,10 +99,31 @@ extension SyncState {
         return result
     }
 
-    /// The ids of the groups whose snapshot holds each of these members.
-    func groupIDs(_ directory: String, holding members: some Sequence<MemberReference>) throws -> [MemberReference: [[UInt8]]] {
+    /// Stages the members of groups this run changed (their ``memberIndex`` entries are
+    /// out of date until the commit), so that the run does not hold them in memory.
+    func stageMembers(_ directory: String, _ groups: [([UInt8], Set<MemberReference>)]) throws {
+        guard !groups.isEmpty else { return }
+        guard let staging, let pendingMembers else {
+            throw StateCorruption(what: "the staging area", reason: "not opened for this command")
+        }
+        let prefix = Self.prefix(directory)
+        try staging.write { txn in
+            for (id, members) in groups {
+                for member in members { try txn.put([], forKey: Self.memberIndexKey(prefix, member) + id, in: pendingMembers) }
+            }
+        }
+        staging.releaseMappedPages()
+    }
+
+    /// The ids of the groups whose snapshot holds each of these members; with `staged`,
+    /// of the groups this run changed (``stageMembers(_:_:)``).
+    func groupIDs(_ directory: String, holding members: some Sequence<MemberReference>, staged: Bool = false) throws -> [MemberReference: [[UInt8]]] {
         let prefix = Self.prefix(directory)
         var result: [MemberReference: [[UInt8]]] = [:]
+        let environment = staged ? staging : environment
+        guard let environment, let memberIndex = staged ? pendingMembers : memberIndex else {
+            throw StateCorruption(what: "the staging area", reason: "not opened for this command")
+        }
         try environment.read { txn in
             for member in members {
                 let start = Self.memberIndexKey(prefix, member)

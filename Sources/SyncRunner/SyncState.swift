@@ -36,11 +36,14 @@ final class SyncState {
     let groupHeads: Database
     /// The scratch environment of a run (nil for the commands that only read or set the
     /// cursor).
-    private let staging: Environment?
+    let staging: Environment?
     private let pending: Database?
     private let pendingApp: Database?
     /// The rest of the commit (cursor, groups, retry set, marks, conflicts, run record).
     private let pendingCommit: Database?
+    /// The members of the groups a run changed, indexed like ``memberIndex`` until the
+    /// commit brings that up to date (SyncState+MemberIndex.swift).
+    let pendingMembers: Database?
 
     /// - Parameter staging: open the scratch environment a run stages into.
     init(path: String, staging: Bool = false) throws {
@@ -64,11 +67,13 @@ final class SyncState {
             pending = try scratch.database(named: "pending")
             pendingApp = try scratch.database(named: "pendingApp")
             pendingCommit = try scratch.database(named: "pendingCommit")
+            pendingMembers = try scratch.database(named: "pendingMembers")
         } else {
             self.staging = nil
             pending = nil
             pendingApp = nil
             pendingCommit = nil
+            pendingMembers = nil
         }
     }
 
@@ -322,7 +327,7 @@ final class SyncState {
     /// count in the resident size at the end of a big run.
     func discardStaged(_ directory: String) throws {
         let (staging, pending, pendingApp, pendingCommit) = try scratchAll()
-        for db in [pending, pendingApp, pendingCommit] {
+        for db in [pending, pendingApp, pendingCommit] + (pendingMembers.map { [$0] } ?? []) {
             while true {
                 let removed = try staging.write { txn in
                     try txn.removeAll(in: db, range: .prefix(Self.prefix(directory)), limit: 50_000)
