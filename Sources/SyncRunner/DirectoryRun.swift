@@ -1283,6 +1283,16 @@ final class DirectoryRun {
             try restorePrevious(ldapWrites, state)
             return
         }
+        // A second connection for many writes (ParallelWrites); without it, one does all.
+        var connections = [connection]
+        if ldapWrites.count >= ParallelWrites.parallelFrom {
+            do {
+                connections.append(try DirectorySession.connect(directory, configurationFile: configuration.sourcePath, logger: logger,
+                                                                as: directory.writeBind))
+            } catch {
+                logger.notice("write-back over one connection: a second one could not bind", metadata: ["error": "\(error)"])
+            }
+        }
         var remaining = ldapWrites
         var failed: [LDAPWrite] = []
         var writing = PhaseProgress(progress, directory: directory.name, phase: .writingBack, total: ldapWrites.count)
@@ -1290,8 +1300,8 @@ final class DirectoryRun {
         for attempt in 0..<3 {
             var transient: [LDAPWrite] = []
             let operations = remaining.map { WriteOperation.modify(dn: $0.dn, modifications: modifications($0.changes)) }
-            // 8 in flight: measured best against slapd here (docs/benchmarks.md, write-back).
-            connection.pipeline(operations, window: 8) { index, result in
+            let outcomes = ParallelWrites.send(operations, over: connections)
+            for (index, result) in outcomes.enumerated() {
                 let write = remaining[index]
                 switch result {
                 case .success:
@@ -1312,7 +1322,7 @@ final class DirectoryRun {
             }
             guard !transient.isEmpty else { break }
             usleep(UInt32(500_000 << attempt))
-            if !connection.isAlive { try? connection.reconnect() }
+            for connection in connections where !connection.isAlive { try? connection.reconnect() }
             remaining = transient
         }
         try restorePrevious(failed, state)

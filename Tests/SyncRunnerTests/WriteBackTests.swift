@@ -57,6 +57,30 @@ import Testing
         }
     }
 
+    /// From ParallelWrites.parallelFrom writes on, two connections share them: every
+    /// outcome still reaches its own user, a refusal included.
+    @Test func manyWritesOverTwoConnectionsEachReachTheirEntry() throws {
+        var slapd = SlapdServer.Configuration()
+        let people = 620
+        let denied = "uid=\(Fixtures.personUID(301)),ou=people,\(slapd.suffix)"
+        var access = SlapdServer.defaultAccess(for: slapd)
+        access.insert(#"to dn.exact="\#(denied)" attrs=telephoneNumber by dn.exact="\#(slapd.syncDN)" read by * break"#, at: 1)
+        slapd.access = access
+        let environment = try SyncEnvironment(people: people, groups: 0, slapd: slapd)
+        try environment.configure(environment.yaml(attributes: Self.phoneBoth) + "\nwriteBack: { enabled: true }")
+        _ = try environment.run()
+        try environment.appStore().apply((1...people).map { number in
+            .update(key: Fixtures.personUID(number), values: ["phone": .text("+1 555 \(number)")])
+        })
+        let run = try environment.run()
+        #expect(run.exitCode == 1)
+        #expect(run.summaries[0].writtenBack == people - 1)
+        #expect(run.summaries[0].failures.map(\.dn) == [denied])
+        for number in [1, 2, 300, 302, 619, 620] { #expect(try phone(environment, number) == ["+1 555 \(number)"]) }
+        #expect(try phone(environment, 301) != ["+1 555 301"])
+        #expect(try environment.status().retry.count == 1)
+    }
+
     @Test func aWriteTheACLDeniesIsReportedRetriedAndWrittenOnceAllowed() throws {
         var slapd = SlapdServer.Configuration()
         let denied = "uid=\(Fixtures.personUID(2)),ou=people,\(slapd.suffix)"
