@@ -1,5 +1,6 @@
 import Foundation
 internal import GRDB
+internal import GRDBSQLite
 
 #if canImport(Glibc)
 internal import Glibc
@@ -346,91 +347,130 @@ extension SQLiteAppStore {
         return AppUser(key: key, managed: managed != 0, active: active != 0, updatedAt: updatedAt, values: values)
     }
 
-    /// What one `apply` computes once: its timestamp, and its INSERT and UPDATE
-    /// statements by set of mapped columns (building the SQL and looking it up in GRDB's
-    /// statement cache for each of 100,000 creates costs more than the inserts).
+    /// What one `apply` computes once: its timestamp, and its prepared statements (the
+    /// INSERT and UPDATE statements by set of mapped columns). Building the SQL and
+    /// looking it up in GRDB's statement cache, or binding through GRDB's arguments, for
+    /// each of 100,000 creates costs more than the inserts, so the statements are
+    /// prepared once per `apply` and their values bound with SQLite's C API.
     private struct Batch {
         let now: String
         /// When the key column is the primary key or UNIQUE, SQLite refuses a duplicate
         /// create by itself; otherwise each create looks the key up first.
         let keyIsUnique: Bool
-        var inserts: [[Int]: Statement] = [:]
-        var updates: [[Int]: Statement] = [:]
+        var inserts: [ColumnSet: Statement] = [:]
+        var updates: [ColumnSet: Statement] = [:]
+        var addMembership: Statement?
+        var removeMembership: Statement?
+        var setManaged: Statement?
+        var setActive: Statement?
+        var selectKey: Statement?
+        /// The mapped values of the change being written, in schema order (reused).
+        var values: [AppValue] = []
+    }
+
+    /// Which mapped columns a change sets: a bit per position in `schema.columns`, or the
+    /// positions themselves for a schema of more than 64 mapped columns.
+    private enum ColumnSet: Hashable {
+        case mask(UInt64)
+        case positions([Int])
+
+        var isEmpty: Bool {
+            switch self {
+            case .mask(let mask): mask == 0
+            case .positions(let positions): positions.isEmpty
+            }
+        }
+    }
+
+    /// A prepared statement of this apply: `slot`'s, or a new one from `sql`.
+    private func statement(
+        _ slot: WritableKeyPath<Batch, Statement?>, in batch: inout Batch, db: Database, sql: () -> String
+    ) throws -> Statement {
+        if let statement = batch[keyPath: slot] { return statement }
+        let statement = try db.makeStatement(sql: sql())
+        batch[keyPath: slot] = statement
+        return statement
     }
 
     private func write(_ change: AppChange, batch: inout Batch, in db: Database) throws {
-        let now = batch.now
         switch change {
         case .create(let user):
-            if !batch.keyIsUnique, try keyExists(user.key, in: db) {
+            if !batch.keyIsUnique, try keyExists(user.key, batch: &batch, in: db) {
                 throw ChangeFailure("a user with this key already exists")
             }
-            let (indices, values) = try mappedColumns(user.values)
+            let columns = try collectMapped(user.values, into: &batch.values)
             let statement: Statement
-            if let cached = batch.inserts[indices] {
+            if let cached = batch.inserts[columns] {
                 statement = cached
             } else {
                 let names = [sql.key, sql.managed, sql.active] + (sql.updatedAt.map { [$0] } ?? [])
-                    + indices.map { schema.columns[$0].name.quotedIdentifier }
+                    + positions(of: columns).map { schema.columns[$0].name.quotedIdentifier }
                 statement = try db.makeStatement(
                     sql: "INSERT INTO \(sql.users) (\(names.joined(separator: ", "))) VALUES (\(Self.placeholders(names.count)))"
                 )
-                batch.inserts[indices] = statement
+                batch.inserts[columns] = statement
             }
-            var arguments: [DatabaseValue] = [user.key.databaseValue, (user.managed ? 1 : 0).databaseValue, (user.active ? 1 : 0).databaseValue]
-            if sql.updatedAt != nil { arguments.append(now.databaseValue) }
-            arguments += values
-            statement.setUncheckedArguments(StatementArguments(arguments))
+            var binder = Binder(statement)
+            binder.bind(user.key)
+            binder.bind(user.managed ? 1 : 0)
+            binder.bind(user.active ? 1 : 0)
+            if sql.updatedAt != nil { binder.bind(batch.now) }
+            for value in batch.values { binder.bind(value) }
             do {
-                try statement.execute()
+                try step(statement, in: db)
             } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
                 // Which constraint failed: ours, or one of the application's own?
-                if try keyExists(user.key, in: db) { throw ChangeFailure("a user with this key already exists") }
+                if try keyExists(user.key, batch: &batch, in: db) { throw ChangeFailure("a user with this key already exists") }
                 throw error
             }
 
         case .update(let key, let values):
-            let (indices, values) = try mappedColumns(values)
-            if indices.isEmpty && sql.updatedAt == nil {
+            let columns = try collectMapped(values, into: &batch.values)
+            if columns.isEmpty && sql.updatedAt == nil {
                 try requireUser(key, managed: true, in: db)
                 return
             }
             let statement: Statement
-            if let cached = batch.updates[indices] {
+            if let cached = batch.updates[columns] {
                 statement = cached
             } else {
-                let assignments = indices.map { "\(schema.columns[$0].name.quotedIdentifier) = ?" }
+                let assignments = positions(of: columns).map { "\(schema.columns[$0].name.quotedIdentifier) = ?" }
                     + (sql.updatedAt.map { ["\($0) = ?"] } ?? [])
                 statement = try db.makeStatement(
                     sql: "UPDATE \(sql.users) SET \(assignments.joined(separator: ", "))"
                         + " WHERE \(sql.key) = ? AND \(sql.isManaged)"
                 )
-                batch.updates[indices] = statement
+                batch.updates[columns] = statement
             }
-            try updateUser(
-                key, managed: true, statement: statement,
-                arguments: values + sql.updatedAtArgument(now) + [key.databaseValue], in: db
-            )
+            var binder = Binder(statement)
+            for value in batch.values { binder.bind(value) }
+            if sql.updatedAt != nil { binder.bind(batch.now) }
+            binder.bind(key)
+            try updateUser(key, managed: true, statement: statement, in: db)
 
         case .setManaged(let key, let managed):
-            try updateUser(
-                key, managed: false,
-                sql: "UPDATE \(sql.users) SET \(sql.managed) = ?\(sql.setUpdatedAt) WHERE \(sql.key) = ?",
-                arguments: [(managed ? 1 : 0).databaseValue] + sql.updatedAtArgument(now) + [key.databaseValue],
-                in: db
-            )
+            let statement = try statement(\.setManaged, in: &batch, db: db) {
+                "UPDATE \(sql.users) SET \(sql.managed) = ?\(sql.setUpdatedAt) WHERE \(sql.key) = ?"
+            }
+            var binder = Binder(statement)
+            binder.bind(managed ? 1 : 0)
+            if sql.updatedAt != nil { binder.bind(batch.now) }
+            binder.bind(key)
+            try updateUser(key, managed: false, statement: statement, in: db)
 
         case .setActive(let key, let active):
-            try updateUser(
-                key, managed: true,
-                sql: "UPDATE \(sql.users) SET \(sql.active) = ?\(sql.setUpdatedAt) WHERE \(sql.key) = ? AND \(sql.isManaged)",
-                arguments: [(active ? 1 : 0).databaseValue] + sql.updatedAtArgument(now) + [key.databaseValue],
-                in: db
-            )
+            let statement = try statement(\.setActive, in: &batch, db: db) {
+                "UPDATE \(sql.users) SET \(sql.active) = ?\(sql.setUpdatedAt) WHERE \(sql.key) = ? AND \(sql.isManaged)"
+            }
+            var binder = Binder(statement)
+            binder.bind(active ? 1 : 0)
+            if sql.updatedAt != nil { binder.bind(batch.now) }
+            binder.bind(key)
+            try updateUser(key, managed: true, statement: statement, in: db)
 
         case .rename(let from, let to):
             if from != to {
-                if try keyExists(to, in: db) {
+                if try keyExists(to, batch: &batch, in: db) {
                     throw ChangeFailure("a user with key \(to.debugDescription) already exists")
                 }
                 let memberships = try db.cachedStatement(
@@ -443,12 +483,12 @@ extension SQLiteAppStore {
                     )
                 }
             }
-            try updateUser(
-                from, managed: true,
-                sql: "UPDATE \(sql.users) SET \(sql.key) = ?\(sql.setUpdatedAt) WHERE \(sql.key) = ? AND \(sql.isManaged)",
-                arguments: [to.databaseValue] + sql.updatedAtArgument(now) + [from.databaseValue],
-                in: db
+            let statement = try db.cachedStatement(
+                sql: "UPDATE \(sql.users) SET \(sql.key) = ?\(sql.setUpdatedAt) WHERE \(sql.key) = ? AND \(sql.isManaged)"
             )
+            statement.setUncheckedArguments(StatementArguments([to.databaseValue] + sql.updatedAtArgument(batch.now) + [from.databaseValue]))
+            try statement.execute()
+            try checkUpdated(from, managed: true, in: db)
             try db.cachedStatement(
                 sql: "UPDATE \(sql.memberships) SET \(sql.memberUser) = ? WHERE \(sql.memberUser) = ?"
             ).execute(arguments: [to, from])
@@ -456,31 +496,35 @@ extension SQLiteAppStore {
         case .addMembership(let user, let group):
             // Not INSERT OR IGNORE: that would also ignore NOT NULL and CHECK failures,
             // and it needs a unique key that an existing application table may lack.
-            try db.cachedStatement(
-                sql: "INSERT INTO \(sql.memberships) (\(sql.memberGroup), \(sql.memberUser)) SELECT ?, ?"
+            let statement = try statement(\.addMembership, in: &batch, db: db) {
+                "INSERT INTO \(sql.memberships) (\(sql.memberGroup), \(sql.memberUser)) SELECT ?1, ?2"
                     + " WHERE NOT EXISTS (SELECT 1 FROM \(sql.memberships)"
-                    + " WHERE \(sql.memberGroup) = ? AND \(sql.memberUser) = ?)"
-            ).execute(arguments: [group, user, group, user])
+                    + " WHERE \(sql.memberGroup) = ?1 AND \(sql.memberUser) = ?2)"
+            }
+            var binder = Binder(statement)
+            binder.bind(group)
+            binder.bind(user)
+            try step(statement, in: db)
 
         case .removeMembership(let user, let group):
-            try db.cachedStatement(
-                sql: "DELETE FROM \(sql.memberships) WHERE \(sql.memberGroup) = ? AND \(sql.memberUser) = ?"
-            ).execute(arguments: [group, user])
+            let statement = try statement(\.removeMembership, in: &batch, db: db) {
+                "DELETE FROM \(sql.memberships) WHERE \(sql.memberGroup) = ? AND \(sql.memberUser) = ?"
+            }
+            var binder = Binder(statement)
+            binder.bind(group)
+            binder.bind(user)
+            try step(statement, in: db)
         }
     }
 
-    /// Runs an UPDATE of one users row; no row changed is an error that says why.
-    private func updateUser(
-        _ key: String, managed: Bool, sql query: String, arguments: [DatabaseValue], in db: Database
-    ) throws {
-        try updateUser(key, managed: managed, statement: db.cachedStatement(sql: query), arguments: arguments, in: db)
+    /// Runs an UPDATE of one users row, its values bound; no row changed is an error that
+    /// says why.
+    private func updateUser(_ key: String, managed: Bool, statement: Statement, in db: Database) throws {
+        try step(statement, in: db)
+        try checkUpdated(key, managed: managed, in: db)
     }
 
-    private func updateUser(
-        _ key: String, managed: Bool, statement: Statement, arguments: [DatabaseValue], in db: Database
-    ) throws {
-        statement.setUncheckedArguments(StatementArguments(arguments))
-        try statement.execute()
+    private func checkUpdated(_ key: String, managed: Bool, in db: Database) throws {
         if db.changesCount == 0 {
             try requireUser(key, managed: managed, in: db)
             // The row exists (and is managed) but the UPDATE did not count it: a trigger
@@ -489,8 +533,36 @@ extension SQLiteAppStore {
         }
     }
 
-    private func keyExists(_ key: String, in db: Database) throws -> Bool {
-        try Int.fetchOne(db.cachedStatement(sql: sql.selectKey), arguments: [key]) != nil
+    /// Steps a statement of this apply whose values are bound, to its end, and resets it.
+    /// A failure is a `DatabaseError` with SQLite's message and extended result code, as
+    /// GRDB reports it (never the values).
+    private func step(_ statement: Statement, in db: Database) throws {
+        let handle = statement.sqliteStatement
+        while true {
+            let code = sqlite3_step(handle)
+            if code == SQLITE_ROW { continue }
+            if code == SQLITE_DONE {
+                sqlite3_reset(handle)
+                return
+            }
+            let message = String(cString: sqlite3_errmsg(db.sqliteConnection))
+            sqlite3_reset(handle)
+            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: message)
+        }
+    }
+
+    private func keyExists(_ key: String, batch: inout Batch, in db: Database) throws -> Bool {
+        let statement = try statement(\.selectKey, in: &batch, db: db) { sql.selectKey }
+        var binder = Binder(statement)
+        binder.bind(key)
+        let handle = statement.sqliteStatement
+        defer { sqlite3_reset(handle) }
+        switch sqlite3_step(handle) {
+        case SQLITE_ROW: return true
+        case SQLITE_DONE: return false
+        case let code:
+            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+        }
     }
 
     private func requireUser(_ key: String, managed: Bool, in db: Database) throws {
@@ -505,42 +577,46 @@ extension SQLiteAppStore {
         }
     }
 
-    /// The positions in `schema.columns` of the given values, in schema order, and the
-    /// values, checked against the column kinds.
-    private func mappedColumns(_ values: [String: AppValue]) throws -> (indices: [Int], values: [DatabaseValue]) {
-        var indices: [Int] = []
-        var result: [DatabaseValue] = []
-        indices.reserveCapacity(values.count)
-        result.reserveCapacity(values.count)
+    /// Collects the given values into `collected` in schema order and returns which
+    /// columns they are, after checking them against the column kinds (the first wrong
+    /// kind in schema order, then a name that is no mapped column, is an error).
+    private func collectMapped(_ values: [String: AppValue], into collected: inout [AppValue]) throws -> ColumnSet {
+        collected.removeAll(keepingCapacity: true)
+        var mask: UInt64 = 0
+        var positions: [Int] = []
+        let small = schema.columns.count <= 64
         for (index, column) in schema.columns.enumerated() {
             guard let value = values[column.name] else { continue }
-            indices.append(index)
+            if small { mask |= 1 << UInt64(index) } else { positions.append(index) }
             switch (column.kind, value) {
-            case (_, .null):
-                result.append(.null)
-            case (.text, .text(let text)):
-                result.append(text.databaseValue)
+            case (_, .null), (.text, .text), (.blob, .blob):
+                break
             case (.jsonArray, .text(let text)):
                 do {
                     _ = try AppValue.decodeJSONArray(text)
                 } catch let error as AppStoreError {
                     throw ChangeFailure("value for column \(column.name.quotedIdentifier): \(error.message)")
                 }
-                result.append(text.databaseValue)
-            case (.blob, .blob(let bytes)):
-                result.append(Data(bytes).databaseValue)
             case (.text, _), (.jsonArray, _), (.blob, _):
                 throw ChangeFailure(
                     "column \(column.name.quotedIdentifier) holds \(column.kind) values, not \(Self.valueKind(value))"
                 )
             }
+            collected.append(value)
         }
-        if indices.count < values.count {
+        if collected.count < values.count {
             for name in values.keys where !schema.columns.contains(where: { $0.name == name }) {
                 throw ChangeFailure("\(name.quotedIdentifier) is not a mapped column")
             }
         }
-        return (indices, result)
+        return small ? .mask(mask) : .positions(positions)
+    }
+
+    private func positions(of columns: ColumnSet) -> [Int] {
+        switch columns {
+        case .mask(let mask): schema.columns.indices.filter { mask & (1 << UInt64($0)) != 0 }
+        case .positions(let positions): positions
+        }
     }
 
     private func describeFailure(of change: AppChange, offset: Int, count: Int?, error: any Error) -> AppStoreError {
@@ -650,6 +726,65 @@ extension SQLiteAppStore {
         return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T"
             + "\(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2))Z"
     }
+}
+
+/// Binds values to a prepared statement's parameters in order, with SQLite's C API
+/// (SQLite copies text and blobs). The caller binds every parameter before each step.
+private struct Binder {
+    private let handle: SQLiteStatement
+    private var index: Int32 = 0
+
+    init(_ statement: Statement) {
+        handle = statement.sqliteStatement
+    }
+
+    mutating func bind(_ number: Int64) {
+        index += 1
+        sqlite3_bind_int64(handle, index, number)
+    }
+
+    mutating func bind(_ text: String) {
+        index += 1
+        var text = text
+        text.withUTF8 { bytes in
+            bytes.withMemoryRebound(to: CChar.self) { characters in
+                // An empty buffer may have no address, which SQLite would bind as NULL.
+                _ = sqlite3_bind_text(handle, index, characters.baseAddress ?? Binder.empty, Int32(characters.count), Binder.transient)
+            }
+        }
+    }
+
+    mutating func bind(_ value: AppValue) {
+        switch value {
+        case .null:
+            index += 1
+            sqlite3_bind_null(handle, index)
+        case .text(let text):
+            bind(text)
+        case .integer(let number):
+            bind(number)
+        case .blob(let bytes):
+            index += 1
+            // As GRDB bound it (through `Data`), an empty blob included.
+            if bytes.isEmpty {
+                Data().withUnsafeBytes { raw in
+                    _ = sqlite3_bind_blob(handle, index, raw.baseAddress, Int32(raw.count), Binder.transient)
+                }
+            } else {
+                bytes.withUnsafeBytes { raw in
+                    _ = sqlite3_bind_blob(handle, index, raw.baseAddress, Int32(raw.count), Binder.transient)
+                }
+            }
+        }
+    }
+
+    /// SQLite's `SQLITE_TRANSIENT`: it copies the value before the bind returns.
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+    nonisolated(unsafe) private static let empty: UnsafePointer<CChar> = {
+        let pointer = UnsafeMutablePointer<CChar>.allocate(capacity: 1)
+        pointer.initialize(to: 0)
+        return UnsafePointer(pointer)
+    }()
 }
 
 /// An error thrown by the caller's closure, passed through unchanged.
