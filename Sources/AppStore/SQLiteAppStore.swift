@@ -201,16 +201,16 @@ public final class SQLiteAppStore: AppStore {
         try entering {
             do {
                 try queue.inTransaction(.immediate) { db in
-                    var batch = Batch(now: now, keyIsUnique: try keyIsUnique(db))
+                    let keyIsUnique = try keyIsUnique(db)
+                    var batch = Batch(now: now, keyIsUnique: keyIsUnique, gathering: try gathering(db, keyIsUnique: keyIsUnique))
                     while let changes = try next() {
                         for change in changes {
-                            do {
-                                try write(change, batch: &batch, in: db)
-                            } catch {
-                                throw describeFailure(of: change, offset: applied, count: count, error: error)
-                            }
+                            try gather(change, offset: applied, count: count, batch: &batch, in: db)
                             applied += 1
                         }
+                        // Before the next batch is asked for: a failure among these is
+                        // reported as the first failure.
+                        try flushGathered(count: count, batch: &batch, in: db)
                     }
                     if let mark {
                         try db.execute(sql: """
@@ -366,6 +366,47 @@ extension SQLiteAppStore {
         var selectKey: Statement?
         /// The mapped values of the change being written, in schema order (reused).
         var values: [AppValue] = []
+
+        /// What may be written several rows to a statement (see `gather`).
+        let gathering: Gathering
+        /// Consecutive creates and addMemberships not written yet, in order; the first
+        /// is change `gatheredOffset` of the apply.
+        var gathered: [AppChange] = []
+        var gatheredOffset = 0
+        /// The column set of the gathered creates.
+        var gatheredColumns: ColumnSet?
+        var gatheredCreates = 0
+        /// The gathered memberships.
+        var gatheredPairs: Set<MembershipPair> = []
+        /// Multi-row statements by column set and number of rows (a power of two).
+        var multiInserts: [ColumnSet: [Int: Statement]] = [:]
+        var multiMemberships: [Int: Statement] = [:]
+        var savepoint: Statement?
+        var release: Statement?
+        var rollbackToSavepoint: Statement?
+    }
+
+    /// Which changes are written several to a statement: only where that is the same as
+    /// writing them one by one, in order.
+    struct Gathering {
+        /// Creates: the key is unique (a duplicate fails by itself) and the users table
+        /// has no trigger.
+        var creates = false
+        /// addMemberships: the memberships table has no trigger and both columns compare
+        /// text bytewise (TEXT or no affinity, BINARY collation), so that the rows of one
+        /// statement, which do not see each other, are duplicates exactly when their
+        /// strings are equal (those are never gathered together).
+        var memberships = false
+        /// Creates may be written before the addMemberships gathered ahead of them: no
+        /// foreign key and no trigger on either table relates the two.
+        var reorder = false
+        /// SQLite's limit on the parameters of one statement.
+        var maxParameters = 999
+    }
+
+    struct MembershipPair: Hashable {
+        var user: String
+        var group: String
     }
 
     /// Which mapped columns a change sets: a bit per position in `schema.columns`, or the
@@ -390,6 +431,213 @@ extension SQLiteAppStore {
         let statement = try db.makeStatement(sql: sql())
         batch[keyPath: slot] = statement
         return statement
+    }
+
+    /// What this database allows to gather (see ``Gathering``), read once per apply.
+    private func gathering(_ db: Database, keyIsUnique: Bool) throws -> Gathering {
+        var gathering = Gathering()
+        func hasTrigger(_ table: String) throws -> Bool {
+            try Int.fetchOne(
+                db, sql: "SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? COLLATE NOCASE LIMIT 1",
+                arguments: [table]
+            ) != nil
+        }
+        func hasForeignKey(_ table: String) throws -> Bool {
+            try Int.fetchOne(db, sql: "SELECT 1 FROM pragma_foreign_key_list(?) LIMIT 1", arguments: [table]) != nil
+        }
+        /// TEXT or no affinity (SQLite's rules on the declared type) and BINARY collation.
+        func comparesBytes(_ table: String, _ column: String) -> Bool {
+            var declaredType: UnsafePointer<CChar>?
+            var collation: UnsafePointer<CChar>?
+            var notNull: Int32 = 0
+            var primaryKey: Int32 = 0
+            var autoincrement: Int32 = 0
+            guard sqlite3_table_column_metadata(
+                db.sqliteConnection, "main", table, column, &declaredType, &collation, &notNull, &primaryKey, &autoincrement
+            ) == SQLITE_OK else { return false }
+            let type = declaredType.map { String(cString: $0).uppercased() } ?? ""
+            let textual = !type.contains("INT")
+                && (type.contains("CHAR") || type.contains("CLOB") || type.contains("TEXT") || type.contains("BLOB") || type.isEmpty)
+            return textual && collation.map { String(cString: $0).uppercased() == "BINARY" } ?? true
+        }
+        let usersTrigger = try hasTrigger(schema.usersTable)
+        let membershipsTrigger = try hasTrigger(schema.membershipsTable)
+        gathering.creates = keyIsUnique && !usersTrigger
+        gathering.memberships = !membershipsTrigger
+            && comparesBytes(schema.membershipsTable, schema.membershipGroupColumn)
+            && comparesBytes(schema.membershipsTable, schema.membershipUserColumn)
+        gathering.reorder = try !usersTrigger && !membershipsTrigger
+            && !hasForeignKey(schema.usersTable) && !hasForeignKey(schema.membershipsTable)
+        gathering.maxParameters = Int(sqlite3_limit(db.sqliteConnection, SQLITE_LIMIT_VARIABLE_NUMBER, -1))
+        return gathering
+    }
+
+    /// Writes `change`, or gathers it with the creates and addMemberships before it to be
+    /// written several rows to a statement by ``flushGathered(count:batch:in:)``. Anything
+    /// else first writes what is gathered, so the changes are written in order (creates
+    /// may go before gathered addMemberships where ``Gathering/reorder`` allows).
+    ///
+    /// Errors are described (change and position) here.
+    private func gather(_ change: AppChange, offset: Int, count: Int?, batch: inout Batch, in db: Database) throws {
+        switch change {
+        case .create(let user) where batch.gathering.creates:
+            let columns: ColumnSet
+            do {
+                columns = try collectMapped(user.values, into: &batch.values)
+            } catch {
+                try flushGathered(count: count, batch: &batch, in: db)
+                throw describeFailure(of: change, offset: offset, count: count, error: error)
+            }
+            if let gathered = batch.gatheredColumns, gathered != columns {
+                try flushGathered(count: count, batch: &batch, in: db)
+            }
+            if !batch.gathering.reorder && batch.gatheredCreates < batch.gathered.count {
+                try flushGathered(count: count, batch: &batch, in: db)
+            }
+            if batch.gathered.isEmpty { batch.gatheredOffset = offset }
+            batch.gathered.append(change)
+            batch.gatheredColumns = columns
+            batch.gatheredCreates += 1
+
+        case .addMembership(let user, let group) where batch.gathering.memberships:
+            let pair = MembershipPair(user: user, group: group)
+            if batch.gatheredPairs.contains(pair) || (!batch.gathering.reorder && batch.gatheredCreates > 0) {
+                try flushGathered(count: count, batch: &batch, in: db)
+            }
+            if batch.gathered.isEmpty { batch.gatheredOffset = offset }
+            batch.gathered.append(change)
+            batch.gatheredPairs.insert(pair)
+
+        default:
+            try flushGathered(count: count, batch: &batch, in: db)
+            do {
+                try write(change, batch: &batch, in: db)
+            } catch {
+                throw describeFailure(of: change, offset: offset, count: count, error: error)
+            }
+        }
+    }
+
+    /// Writes the gathered changes: their creates, then their addMemberships, in
+    /// statements of up to 64 rows, inside a savepoint. When one fails, the savepoint is
+    /// rolled back and they are written again one by one, in order, so that the failure
+    /// is the same as without gathering: the first failing change, its own error.
+    private func flushGathered(count: Int?, batch: inout Batch, in db: Database) throws {
+        guard !batch.gathered.isEmpty else { return }
+        let gathered = batch.gathered
+        let firstOffset = batch.gatheredOffset
+        let columns = batch.gatheredColumns
+        batch.gathered.removeAll(keepingCapacity: true)
+        batch.gatheredColumns = nil
+        batch.gatheredCreates = 0
+        batch.gatheredPairs.removeAll(keepingCapacity: true)
+
+        func oneByOne(_ batch: inout Batch) throws {
+            for (index, change) in gathered.enumerated() {
+                do {
+                    try write(change, batch: &batch, in: db)
+                } catch {
+                    throw describeFailure(of: change, offset: firstOffset + index, count: count, error: error)
+                }
+            }
+        }
+        guard gathered.count > 1 else { return try oneByOne(&batch) }
+        let savepoint = try statement(\.savepoint, in: &batch, db: db) { "SAVEPOINT ldapsync_rows" }
+        let release = try statement(\.release, in: &batch, db: db) { "RELEASE ldapsync_rows" }
+        let rollback = try statement(\.rollbackToSavepoint, in: &batch, db: db) { "ROLLBACK TO ldapsync_rows" }
+        try step(savepoint, in: db)
+        do {
+            if let columns { try insertGatheredCreates(gathered, columns: columns, batch: &batch, in: db) }
+            try insertGatheredMemberships(gathered, batch: &batch, in: db)
+        } catch {
+            guard sqlite3_get_autocommit(db.sqliteConnection) == 0 else {
+                // SQLite ended the transaction itself (a full disk, an I/O error): the
+                // rows cannot be written again to find the failing one.
+                throw describeFailure(of: gathered[0], offset: firstOffset, count: count, error: error)
+            }
+            try step(rollback, in: db)
+            try step(release, in: db)
+            try oneByOne(&batch)
+            return
+        }
+        try step(release, in: db)
+    }
+
+    /// The number of rows of the next multi-row statement for `remaining` rows of
+    /// `parameters` each: a power of two up to 64 within SQLite's parameter limit.
+    private static func rowsPerStatement(remaining: Int, parameters: Int, limit: Int) -> Int {
+        var rows = 64
+        while rows > 1 && (rows > remaining || rows * parameters > limit) { rows /= 2 }
+        return rows
+    }
+
+    private func insertGatheredCreates(_ gathered: [AppChange], columns: ColumnSet, batch: inout Batch, in db: Database) throws {
+        let names = [sql.key, sql.managed, sql.active] + (sql.updatedAt.map { [$0] } ?? [])
+            + positions(of: columns).map { schema.columns[$0].name.quotedIdentifier }
+        var users: [AppUser] = []
+        users.reserveCapacity(gathered.count)
+        for case .create(let user) in gathered { users.append(user) }
+        var start = 0
+        while start < users.count {
+            let rows = Self.rowsPerStatement(remaining: users.count - start, parameters: names.count, limit: batch.gathering.maxParameters)
+            let statement: Statement
+            if let cached = batch.multiInserts[columns]?[rows] {
+                statement = cached
+            } else {
+                let row = "(\(Self.placeholders(names.count)))"
+                statement = try db.makeStatement(
+                    sql: "INSERT INTO \(sql.users) (\(names.joined(separator: ", "))) VALUES "
+                        + Array(repeating: row, count: rows).joined(separator: ", ")
+                )
+                batch.multiInserts[columns, default: [:]][rows] = statement
+            }
+            var binder = Binder(statement)
+            for user in users[start..<(start + rows)] {
+                binder.bind(user.key)
+                binder.bind(user.managed ? 1 : 0)
+                binder.bind(user.active ? 1 : 0)
+                if sql.updatedAt != nil { binder.bind(batch.now) }
+                // Checked when gathered: the same columns, of the right kinds.
+                for column in schema.columns {
+                    if let value = user.values[column.name] { binder.bind(value) }
+                }
+            }
+            try step(statement, in: db)
+            start += rows
+        }
+    }
+
+    private func insertGatheredMemberships(_ gathered: [AppChange], batch: inout Batch, in db: Database) throws {
+        var pairs: [(user: String, group: String)] = []
+        for case .addMembership(let user, let group) in gathered { pairs.append((user, group)) }
+        var start = 0
+        while start < pairs.count {
+            let rows = Self.rowsPerStatement(remaining: pairs.count - start, parameters: 2, limit: batch.gathering.maxParameters)
+            let statement: Statement
+            if let cached = batch.multiMemberships[rows] {
+                statement = cached
+            } else {
+                // As addMembership's statement, for several rows: NOT EXISTS is
+                // evaluated before any of them is inserted, hence no duplicates among
+                // them (see `gather`).
+                statement = try db.makeStatement(
+                    sql: "INSERT INTO \(sql.memberships) (\(sql.memberGroup), \(sql.memberUser))"
+                        + " SELECT ldapsync_new.column1, ldapsync_new.column2 FROM (VALUES "
+                        + Array(repeating: "(?, ?)", count: rows).joined(separator: ", ") + ") AS ldapsync_new"
+                        + " WHERE NOT EXISTS (SELECT 1 FROM \(sql.memberships) AS ldapsync_old"
+                        + " WHERE ldapsync_old.\(sql.memberGroup) = ldapsync_new.column1"
+                        + " AND ldapsync_old.\(sql.memberUser) = ldapsync_new.column2)"
+                )
+                batch.multiMemberships[rows] = statement
+            }
+            var binder = Binder(statement)
+            for pair in pairs[start..<(start + rows)] {
+                binder.bind(pair.group)
+                binder.bind(pair.user)
+            }
+            try step(statement, in: db)
+            start += rows
+        }
     }
 
     private func write(_ change: AppChange, batch: inout Batch, in db: Database) throws {
