@@ -840,6 +840,7 @@ extension SQLiteAppStore {
             case (_, .null), (.text, .text), (.blob, .blob):
                 break
             case (.jsonArray, .text(let text)):
+                guard !Self.isPlainJSONStringArray(text) else { break }
                 do {
                     _ = try AppValue.decodeJSONArray(text)
                 } catch let error as AppStoreError {
@@ -858,6 +859,32 @@ extension SQLiteAppStore {
             }
         }
         return small ? .mask(mask) : .positions(positions)
+    }
+
+    /// Whether `text` is a JSON array of strings without escapes or whitespace
+    /// (`["a@example.org","b@example.org"]`, as ldapsync writes them): valid without
+    /// decoding it. Anything else is decoded to be checked.
+    static func isPlainJSONStringArray(_ text: String) -> Bool {
+        let quote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\")
+        let open = UInt8(ascii: "["), close = UInt8(ascii: "]"), comma = UInt8(ascii: ",")
+        return text.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
+            guard bytes.count >= 2, bytes[0] == open, bytes[bytes.count - 1] == close else { return false }
+            if bytes.count == 2 { return true }
+            var index = 1
+            while true {
+                guard index < bytes.count, bytes[index] == quote else { return false }
+                index += 1
+                while index < bytes.count, bytes[index] != quote {
+                    if bytes[index] < 0x20 || bytes[index] == backslash { return false }
+                    index += 1
+                }
+                index += 1
+                guard index < bytes.count else { return false }
+                if bytes[index] == close { return index == bytes.count - 1 }
+                guard bytes[index] == comma else { return false }
+                index += 1
+            }
+        } ?? false
     }
 
     private func positions(of columns: ColumnSet) -> [Int] {

@@ -100,4 +100,20 @@ import Testing
             #expect(lines.filter { $0.hasPrefix("group_members") }.count == 1_000)
         }
     }
+
+    @Test func aJSONArrayTakenWithoutDecodingIsOneThatDecodes() throws {
+        let samples = [
+            "[]", #"[""]"#, #"["a"]"#, #"["a@example.org","b@example.org"]"#, #"["]","[",","]"#, #"["é 👩‍💻"]"#,
+            "", "[", "]", "[,]", #"["a",]"#, #"["a""b"]"#, #"["a"] "#, #" ["a"]"#, #"["a\"b"]"#, #"["a"#, #"["a]"#,
+            "[\"tab\there\"]", #"["a"],"b"]"#, #"[1]"#, #"[null]"#, #"{"a":1}"#, #"["a",,"b"]"#,
+        ]
+        for sample in samples where SQLiteAppStore.isPlainJSONStringArray(sample) {
+            #expect(throws: Never.self, "\(sample)") { _ = try AppValue.decodeJSONArray(sample) }
+        }
+        for values in [[], [""], ["a"], ["a@example.org", "b@example.org"], ["x, y", "[z]"]] {
+            #expect(SQLiteAppStore.isPlainJSONStringArray(AppValue.encodeJSONArray(values)))
+        }
+        #expect(!SQLiteAppStore.isPlainJSONStringArray(#"["a\"b"]"#))
+        #expect(!SQLiteAppStore.isPlainJSONStringArray(#"["a"] "#))
+    }
 }
