@@ -400,6 +400,13 @@ extension SQLiteAppStore {
         /// Creates may be written before the addMemberships gathered ahead of them: no
         /// foreign key and no trigger on either table relates the two.
         var reorder = false
+        /// Gathered addMemberships may be written as `INSERT … ON CONFLICT DO NOTHING` on
+        /// the memberships key rather than `INSERT … SELECT … WHERE NOT EXISTS` (one
+        /// look-up less a row): the table is the two columns alone, with no CHECK, and
+        /// its primary key or a unique index is the two with BINARY collation, so the
+        /// conflict is exactly the existing row (no foreign key or trigger either:
+        /// ``reorder``).
+        var membershipsUpsert = false
         /// SQLite's limit on the parameters of one statement.
         var maxParameters = 999
     }
@@ -468,8 +475,42 @@ extension SQLiteAppStore {
             && comparesBytes(schema.membershipsTable, schema.membershipUserColumn)
         gathering.reorder = try !usersTrigger && !membershipsTrigger
             && !hasForeignKey(schema.usersTable) && !hasForeignKey(schema.membershipsTable)
+        if gathering.memberships && gathering.reorder {
+            gathering.membershipsUpsert = try membershipsKeyIsTheTable(db)
+        }
         gathering.maxParameters = Int(sqlite3_limit(db.sqliteConnection, SQLITE_LIMIT_VARIABLE_NUMBER, -1))
         return gathering
+    }
+
+    /// Whether the memberships table has exactly its group and user columns (no hidden
+    /// or generated ones), no CHECK in its definition, and a primary key or unique,
+    /// non-partial index on exactly those two with BINARY collation.
+    private func membershipsKeyIsTheTable(_ db: Database) throws -> Bool {
+        let table = schema.membershipsTable
+        let wanted: Set<String> = [schema.membershipGroupColumn.lowercased(), schema.membershipUserColumn.lowercased()]
+        let columns = try Row.fetchAll(db, sql: "SELECT name, hidden FROM pragma_table_xinfo(?)", arguments: [table])
+        guard columns.count == 2,
+              Set(columns.map { (($0[0] as String?) ?? "").lowercased() }) == wanted,
+              columns.allSatisfy({ ($0[1] as Int?) == 0 })
+        else { return false }
+        let definition = try String.fetchOne(
+            db, sql: "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ? COLLATE NOCASE", arguments: [table]
+        ) ?? ""
+        guard !definition.uppercased().contains("CHECK") else { return false }
+        let indexes = try String.fetchAll(
+            db, sql: "SELECT name FROM pragma_index_list(?) WHERE \"unique\" AND NOT partial", arguments: [table]
+        )
+        for index in indexes {
+            let keyColumns = try Row.fetchAll(
+                db, sql: "SELECT name, coll FROM pragma_index_xinfo(?) WHERE key", arguments: [index]
+            )
+            if keyColumns.count == 2,
+               Set(keyColumns.map { (($0[0] as String?) ?? "").lowercased() }) == wanted,
+               keyColumns.allSatisfy({ (($0[1] as String?) ?? "").uppercased() == "BINARY" }) {
+                return true
+            }
+        }
+        return false
     }
 
     /// Writes `change`, or gathers it with the creates and addMemberships before it to be
@@ -619,11 +660,16 @@ extension SQLiteAppStore {
             } else {
                 // As addMembership's statement, for several rows: NOT EXISTS is
                 // evaluated before any of them is inserted, hence no duplicates among
-                // them (see `gather`).
-                statement = try db.makeStatement(
+                // them (see `gather`); or, where the two columns are the key and the
+                // whole table, the same as a conflict on the key that does nothing.
+                let values = Array(repeating: "(?, ?)", count: rows).joined(separator: ", ")
+                statement = try batch.gathering.membershipsUpsert ? db.makeStatement(
+                    sql: "INSERT INTO \(sql.memberships) (\(sql.memberGroup), \(sql.memberUser)) VALUES \(values)"
+                        + " ON CONFLICT (\(sql.memberGroup), \(sql.memberUser)) DO NOTHING"
+                ) : db.makeStatement(
                     sql: "INSERT INTO \(sql.memberships) (\(sql.memberGroup), \(sql.memberUser))"
                         + " SELECT ldapsync_new.column1, ldapsync_new.column2 FROM (VALUES "
-                        + Array(repeating: "(?, ?)", count: rows).joined(separator: ", ") + ") AS ldapsync_new"
+                        + values + ") AS ldapsync_new"
                         + " WHERE NOT EXISTS (SELECT 1 FROM \(sql.memberships) AS ldapsync_old"
                         + " WHERE ldapsync_old.\(sql.memberGroup) = ldapsync_new.column1"
                         + " AND ldapsync_old.\(sql.memberUser) = ldapsync_new.column2)"

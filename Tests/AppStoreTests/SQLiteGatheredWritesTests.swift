@@ -116,4 +116,28 @@ import Testing
         #expect(!SQLiteAppStore.isPlainJSONStringArray(#"["a\"b"]"#))
         #expect(!SQLiteAppStore.isPlainJSONStringArray(#"["a"] "#))
     }
+
+    @Test func presentMembershipsAreSkippedWhetherTheKeyIsTheTableOrNot() throws {
+        // The key is the whole table: written with ON CONFLICT DO NOTHING.
+        try store(Self.users + "CREATE TABLE group_members (group_name TEXT NOT NULL, user_key TEXT NOT NULL, PRIMARY KEY (user_key, group_name));") { store, path throws in
+            try store.apply([.addMembership(user: "a", group: "g"), .addMembership(user: "b", group: "g")])
+            try store.apply([.addMembership(user: "a", group: "g"), .addMembership(user: "c", group: "g"), .addMembership(user: "c", group: "g")])
+            #expect(try dump(path).filter { $0.hasPrefix("group_members") } == [
+                "group_members: 'g'|'a'", "group_members: 'g'|'b'", "group_members: 'g'|'c'",
+            ])
+        }
+        // A CHECK that a present row fails (written with the checks off): the present
+        // membership is skipped, as one by one, not checked again.
+        let checked = Self.users + """
+            CREATE TABLE group_members (group_name TEXT NOT NULL, user_key TEXT NOT NULL CHECK (length(user_key) < 3),
+                                        PRIMARY KEY (group_name, user_key));
+            PRAGMA ignore_check_constraints = ON;
+            INSERT INTO group_members VALUES ('g', 'long');
+            PRAGMA ignore_check_constraints = OFF;
+            """
+        try store(checked) { store, path throws in
+            try store.apply([.addMembership(user: "long", group: "g"), .addMembership(user: "b", group: "g")])
+            #expect(try dump(path).filter { $0.hasPrefix("group_members") } == ["group_members: 'g'|'b'", "group_members: 'g'|'long'"])
+        }
+    }
 }
