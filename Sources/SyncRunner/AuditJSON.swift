@@ -215,13 +215,19 @@ struct AppChangeLines {
     func append(_ change: AppChange, to output: inout [UInt8]) -> Bool {
         switch change {
         case .create(let user):
-            guard covers(user.values) else { return false }
+            let mark = output.count
             start("create", key: user.key, to: &output)
-            appendValues(user.values, to: &output)
+            guard appendValues(user.values, to: &output) else {
+                output.removeSubrange(mark...)
+                return false
+            }
         case .update(let key, let values):
-            guard covers(values) else { return false }
+            let mark = output.count
             start("update", key: key, to: &output)
-            appendValues(values, to: &output)
+            guard appendValues(values, to: &output) else {
+                output.removeSubrange(mark...)
+                return false
+            }
         case .setManaged(let key, let managed):
             start(managed ? "tag" : "untag", key: key, to: &output)
         case .setActive(let key, let active):
@@ -257,35 +263,40 @@ struct AppChangeLines {
         output.append(contentsOf: #","attributes":["#.utf8)
     }
 
-    /// Whether every value is in a mapped column.
-    private func covers(_ values: [String: AppValue]) -> Bool {
+    /// Appends the values' attributes; false when one of them is in no mapped column.
+    private func appendValues(_ values: [String: AppValue], to output: inout [UInt8]) -> Bool {
         var found = 0
-        for column in columns where values[column.name] != nil { found += 1 }
-        return found == values.count
-    }
-
-    private func appendValues(_ values: [String: AppValue], to output: inout [UInt8]) {
-        var first = true
         for column in columns {
             guard let value = values[column.name] else { continue }
-            if !first { output.append(JSONByte.comma) }
-            first = false
+            if found > 0 { output.append(JSONByte.comma) }
+            found += 1
             output.append(contentsOf: #"{"name":"#.utf8)
             AuditJSON.appendString(column.name, to: &output)
             output.append(contentsOf: #","new":["#.utf8)
             if column.redacted {
                 AuditJSON.appendString(AuditAttribute.redactedValue, to: &output)
-            } else if case .text(let text) = value {
-                if column.showsTextAsIs {
-                    AuditJSON.appendString(text, to: &output)
-                } else if !Self.appendQuotedLiteral(text, to: &output) {
+            } else {
+                switch value {
+                case .text(let text):
+                    if column.showsTextAsIs {
+                        AuditJSON.appendString(text, to: &output)
+                    } else if !Self.appendQuotedLiteral(text, to: &output) {
+                        AuditJSON.appendString(column.display(value), to: &output)
+                    }
+                // As `ValueMapping.display` shows them (AppChangeLinesTests compares).
+                case .null:
+                    output.append(contentsOf: #""(none)""#.utf8)
+                case .integer(let number):
+                    output.append(JSONByte.quote)
+                    output.append(contentsOf: String(number).utf8)
+                    output.append(JSONByte.quote)
+                case .blob:
                     AuditJSON.appendString(column.display(value), to: &output)
                 }
-            } else {
-                AuditJSON.appendString(column.display(value), to: &output)
             }
             output.append(contentsOf: "]}".utf8)
         }
+        return found == values.count
     }
 
     /// `text.debugDescription` as a JSON string, for printable ASCII without `"` and `\\`
