@@ -46,7 +46,11 @@ let package = Package(
         .target(name: "SyncConfig", dependencies: ["DirectoryModel", .product(name: "Yams", package: "Yams")]),
         // The application's user store: SQLite (embedded default) through GRDB, PostgreSQL
         // (the server option) through libpq.
-        .target(name: "AppStore", dependencies: ["DirectoryModel", "CLibPQ", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "AppStore", dependencies: [
+            "DirectoryModel", "CLibPQ", .product(name: "GRDB", package: "GRDB.swift"),
+            // SQLite's C API, for binding values on GRDB's prepared statements.
+            .product(name: "GRDBSQLite", package: "GRDB.swift"),
+        ]),
         // Pure Swift: diff, merge, group rules, plan. No I/O, no C modules.
         .target(name: "SyncEngine", dependencies: ["DirectoryModel"]),
         // Wires configuration, LDAP, state store, app store and engine into a run.

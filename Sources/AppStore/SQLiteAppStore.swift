@@ -1,5 +1,6 @@
 import Foundation
 internal import GRDB
+internal import GRDBSQLite
 
 #if canImport(Glibc)
 internal import Glibc
@@ -209,16 +210,16 @@ public final class SQLiteAppStore: AppStore {
         try entering {
             do {
                 try queue.inTransaction(.immediate) { db in
-                    var batch = Batch(now: now, keyIsUnique: try keyIsUnique(db))
+                    let keyIsUnique = try keyIsUnique(db)
+                    var batch = Batch(now: now, keyIsUnique: keyIsUnique, gathering: try gathering(db, keyIsUnique: keyIsUnique))
                     while let changes = try next() {
                         for change in changes {
-                            do {
-                                try write(change, batch: &batch, in: db)
-                            } catch {
-                                throw describeFailure(of: change, offset: applied, count: count, error: error)
-                            }
+                            try gather(change, offset: applied, count: count, batch: &batch, in: db)
                             applied += 1
                         }
+                        // Before the next batch is asked for: a failure among these is
+                        // reported as the first failure.
+                        try flushGathered(count: count, batch: &batch, in: db)
                     }
                     if let mark {
                         try db.execute(sql: """
@@ -355,91 +356,424 @@ extension SQLiteAppStore {
         return AppUser(key: key, managed: managed != 0, active: active != 0, updatedAt: updatedAt, values: values)
     }
 
-    /// What one `apply` computes once: its timestamp, and its INSERT and UPDATE
-    /// statements by set of mapped columns (building the SQL and looking it up in GRDB's
-    /// statement cache for each of 100,000 creates costs more than the inserts).
+    /// What one `apply` computes once: its timestamp, and its prepared statements (the
+    /// INSERT and UPDATE statements by set of mapped columns). Building the SQL and
+    /// looking it up in GRDB's statement cache, or binding through GRDB's arguments, for
+    /// each of 100,000 creates costs more than the inserts, so the statements are
+    /// prepared once per `apply` and their values bound with SQLite's C API.
     private struct Batch {
         let now: String
         /// When the key column is the primary key or UNIQUE, SQLite refuses a duplicate
         /// create by itself; otherwise each create looks the key up first.
         let keyIsUnique: Bool
-        var inserts: [[Int]: Statement] = [:]
-        var updates: [[Int]: Statement] = [:]
+        var inserts: [ColumnSet: Statement] = [:]
+        var updates: [ColumnSet: Statement] = [:]
+        var addMembership: Statement?
+        var removeMembership: Statement?
+        var setManaged: Statement?
+        var setActive: Statement?
+        var selectKey: Statement?
+        /// The mapped values of the change being written, in schema order (reused).
+        var values: [AppValue] = []
+
+        /// What may be written several rows to a statement (see `gather`).
+        let gathering: Gathering
+        /// Consecutive creates and addMemberships not written yet, in order; the first
+        /// is change `gatheredOffset` of the apply.
+        var gathered: [AppChange] = []
+        var gatheredOffset = 0
+        /// The column set of the gathered creates.
+        var gatheredColumns: ColumnSet?
+        var gatheredCreates = 0
+        /// The gathered memberships.
+        var gatheredPairs: Set<MembershipPair> = []
+        /// Multi-row statements by column set and number of rows (a power of two).
+        var multiInserts: [ColumnSet: [Int: Statement]] = [:]
+        var multiMemberships: [Int: Statement] = [:]
+        var savepoint: Statement?
+        var release: Statement?
+        var rollbackToSavepoint: Statement?
+    }
+
+    /// Which changes are written several to a statement: only where that is the same as
+    /// writing them one by one, in order.
+    struct Gathering {
+        /// Creates: the key is unique (a duplicate fails by itself) and the users table
+        /// has no trigger.
+        var creates = false
+        /// addMemberships: the memberships table has no trigger and both columns compare
+        /// text bytewise (TEXT or no affinity, BINARY collation), so that the rows of one
+        /// statement, which do not see each other, are duplicates exactly when their
+        /// strings are equal (those are never gathered together).
+        var memberships = false
+        /// Creates may be written before the addMemberships gathered ahead of them: no
+        /// foreign key and no trigger on either table relates the two.
+        var reorder = false
+        /// Gathered addMemberships may be written as `INSERT … ON CONFLICT DO NOTHING` on
+        /// the memberships key rather than `INSERT … SELECT … WHERE NOT EXISTS` (one
+        /// look-up less a row): the table is the two columns alone, with no CHECK, and
+        /// its primary key or a unique index is the two with BINARY collation, so the
+        /// conflict is exactly the existing row (no foreign key or trigger either:
+        /// ``reorder``).
+        var membershipsUpsert = false
+        /// SQLite's limit on the parameters of one statement.
+        var maxParameters = 999
+    }
+
+    struct MembershipPair: Hashable {
+        var user: String
+        var group: String
+    }
+
+    /// Which mapped columns a change sets: a bit per position in `schema.columns`, or the
+    /// positions themselves for a schema of more than 64 mapped columns.
+    private enum ColumnSet: Hashable {
+        case mask(UInt64)
+        case positions([Int])
+
+        var isEmpty: Bool {
+            switch self {
+            case .mask(let mask): mask == 0
+            case .positions(let positions): positions.isEmpty
+            }
+        }
+    }
+
+    /// A prepared statement of this apply: `slot`'s, or a new one from `sql`.
+    private func statement(
+        _ slot: WritableKeyPath<Batch, Statement?>, in batch: inout Batch, db: Database, sql: () -> String
+    ) throws -> Statement {
+        if let statement = batch[keyPath: slot] { return statement }
+        let statement = try db.makeStatement(sql: sql())
+        batch[keyPath: slot] = statement
+        return statement
+    }
+
+    /// What this database allows to gather (see ``Gathering``), read once per apply.
+    private func gathering(_ db: Database, keyIsUnique: Bool) throws -> Gathering {
+        var gathering = Gathering()
+        func hasTrigger(_ table: String) throws -> Bool {
+            try Int.fetchOne(
+                db, sql: "SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? COLLATE NOCASE LIMIT 1",
+                arguments: [table]
+            ) != nil
+        }
+        func hasForeignKey(_ table: String) throws -> Bool {
+            try Int.fetchOne(db, sql: "SELECT 1 FROM pragma_foreign_key_list(?) LIMIT 1", arguments: [table]) != nil
+        }
+        /// TEXT or no affinity (SQLite's rules on the declared type) and BINARY collation.
+        func comparesBytes(_ table: String, _ column: String) -> Bool {
+            var declaredType: UnsafePointer<CChar>?
+            var collation: UnsafePointer<CChar>?
+            var notNull: Int32 = 0
+            var primaryKey: Int32 = 0
+            var autoincrement: Int32 = 0
+            guard sqlite3_table_column_metadata(
+                db.sqliteConnection, "main", table, column, &declaredType, &collation, &notNull, &primaryKey, &autoincrement
+            ) == SQLITE_OK else { return false }
+            let type = declaredType.map { String(cString: $0).uppercased() } ?? ""
+            let textual = !type.contains("INT")
+                && (type.contains("CHAR") || type.contains("CLOB") || type.contains("TEXT") || type.contains("BLOB") || type.isEmpty)
+            return textual && collation.map { String(cString: $0).uppercased() == "BINARY" } ?? true
+        }
+        let usersTrigger = try hasTrigger(schema.usersTable)
+        let membershipsTrigger = try hasTrigger(schema.membershipsTable)
+        gathering.creates = keyIsUnique && !usersTrigger
+        gathering.memberships = !membershipsTrigger
+            && comparesBytes(schema.membershipsTable, schema.membershipGroupColumn)
+            && comparesBytes(schema.membershipsTable, schema.membershipUserColumn)
+        gathering.reorder = try !usersTrigger && !membershipsTrigger
+            && !hasForeignKey(schema.usersTable) && !hasForeignKey(schema.membershipsTable)
+        if gathering.memberships && gathering.reorder {
+            gathering.membershipsUpsert = try membershipsKeyIsTheTable(db)
+        }
+        gathering.maxParameters = Int(sqlite3_limit(db.sqliteConnection, SQLITE_LIMIT_VARIABLE_NUMBER, -1))
+        return gathering
+    }
+
+    /// Whether the memberships table has exactly its group and user columns (no hidden
+    /// or generated ones), no CHECK in its definition, and a primary key or unique,
+    /// non-partial index on exactly those two with BINARY collation.
+    private func membershipsKeyIsTheTable(_ db: Database) throws -> Bool {
+        let table = schema.membershipsTable
+        let wanted: Set<String> = [schema.membershipGroupColumn.lowercased(), schema.membershipUserColumn.lowercased()]
+        let columns = try Row.fetchAll(db, sql: "SELECT name, hidden FROM pragma_table_xinfo(?)", arguments: [table])
+        guard columns.count == 2,
+              Set(columns.map { (($0[0] as String?) ?? "").lowercased() }) == wanted,
+              columns.allSatisfy({ ($0[1] as Int?) == 0 })
+        else { return false }
+        let definition = try String.fetchOne(
+            db, sql: "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ? COLLATE NOCASE", arguments: [table]
+        ) ?? ""
+        guard !definition.uppercased().contains("CHECK") else { return false }
+        let indexes = try String.fetchAll(
+            db, sql: "SELECT name FROM pragma_index_list(?) WHERE \"unique\" AND NOT partial", arguments: [table]
+        )
+        for index in indexes {
+            let keyColumns = try Row.fetchAll(
+                db, sql: "SELECT name, coll FROM pragma_index_xinfo(?) WHERE key", arguments: [index]
+            )
+            if keyColumns.count == 2,
+               Set(keyColumns.map { (($0[0] as String?) ?? "").lowercased() }) == wanted,
+               keyColumns.allSatisfy({ (($0[1] as String?) ?? "").uppercased() == "BINARY" }) {
+                return true
+            }
+        }
+        return false
+    }
+
+    /// Writes `change`, or gathers it with the creates and addMemberships before it to be
+    /// written several rows to a statement by ``flushGathered(count:batch:in:)``. Anything
+    /// else first writes what is gathered, so the changes are written in order (creates
+    /// may go before gathered addMemberships where ``Gathering/reorder`` allows).
+    ///
+    /// Errors are described (change and position) here.
+    private func gather(_ change: AppChange, offset: Int, count: Int?, batch: inout Batch, in db: Database) throws {
+        switch change {
+        case .create(let user) where batch.gathering.creates:
+            let columns: ColumnSet
+            do {
+                columns = try collectMapped(user.values, into: &batch.values)
+            } catch {
+                try flushGathered(count: count, batch: &batch, in: db)
+                throw describeFailure(of: change, offset: offset, count: count, error: error)
+            }
+            if let gathered = batch.gatheredColumns, gathered != columns {
+                try flushGathered(count: count, batch: &batch, in: db)
+            }
+            if !batch.gathering.reorder && batch.gatheredCreates < batch.gathered.count {
+                try flushGathered(count: count, batch: &batch, in: db)
+            }
+            if batch.gathered.isEmpty { batch.gatheredOffset = offset }
+            batch.gathered.append(change)
+            batch.gatheredColumns = columns
+            batch.gatheredCreates += 1
+
+        case .addMembership(let user, let group) where batch.gathering.memberships:
+            let pair = MembershipPair(user: user, group: group)
+            if batch.gatheredPairs.contains(pair) || (!batch.gathering.reorder && batch.gatheredCreates > 0) {
+                try flushGathered(count: count, batch: &batch, in: db)
+            }
+            if batch.gathered.isEmpty { batch.gatheredOffset = offset }
+            batch.gathered.append(change)
+            batch.gatheredPairs.insert(pair)
+
+        default:
+            try flushGathered(count: count, batch: &batch, in: db)
+            do {
+                try write(change, batch: &batch, in: db)
+            } catch {
+                throw describeFailure(of: change, offset: offset, count: count, error: error)
+            }
+        }
+    }
+
+    /// Writes the gathered changes: their creates, then their addMemberships, in
+    /// statements of up to 64 rows, inside a savepoint. When one fails, the savepoint is
+    /// rolled back and they are written again one by one, in order, so that the failure
+    /// is the same as without gathering: the first failing change, its own error.
+    private func flushGathered(count: Int?, batch: inout Batch, in db: Database) throws {
+        guard !batch.gathered.isEmpty else { return }
+        let gathered = batch.gathered
+        let firstOffset = batch.gatheredOffset
+        let columns = batch.gatheredColumns
+        batch.gathered.removeAll(keepingCapacity: true)
+        batch.gatheredColumns = nil
+        batch.gatheredCreates = 0
+        batch.gatheredPairs.removeAll(keepingCapacity: true)
+
+        func oneByOne(_ batch: inout Batch) throws {
+            for (index, change) in gathered.enumerated() {
+                do {
+                    try write(change, batch: &batch, in: db)
+                } catch {
+                    throw describeFailure(of: change, offset: firstOffset + index, count: count, error: error)
+                }
+            }
+        }
+        guard gathered.count > 1 else { return try oneByOne(&batch) }
+        let savepoint = try statement(\.savepoint, in: &batch, db: db) { "SAVEPOINT ldapsync_rows" }
+        let release = try statement(\.release, in: &batch, db: db) { "RELEASE ldapsync_rows" }
+        let rollback = try statement(\.rollbackToSavepoint, in: &batch, db: db) { "ROLLBACK TO ldapsync_rows" }
+        try step(savepoint, in: db)
+        do {
+            if let columns { try insertGatheredCreates(gathered, columns: columns, batch: &batch, in: db) }
+            try insertGatheredMemberships(gathered, batch: &batch, in: db)
+        } catch {
+            guard sqlite3_get_autocommit(db.sqliteConnection) == 0 else {
+                // SQLite ended the transaction itself (a full disk, an I/O error): the
+                // rows cannot be written again to find the failing one.
+                throw describeFailure(of: gathered[0], offset: firstOffset, count: count, error: error)
+            }
+            try step(rollback, in: db)
+            try step(release, in: db)
+            try oneByOne(&batch)
+            return
+        }
+        try step(release, in: db)
+    }
+
+    /// The number of rows of the next multi-row statement for `remaining` rows of
+    /// `parameters` each: a power of two up to 64 within SQLite's parameter limit.
+    private static func rowsPerStatement(remaining: Int, parameters: Int, limit: Int) -> Int {
+        var rows = 64
+        while rows > 1 && (rows > remaining || rows * parameters > limit) { rows /= 2 }
+        return rows
+    }
+
+    private func insertGatheredCreates(_ gathered: [AppChange], columns: ColumnSet, batch: inout Batch, in db: Database) throws {
+        let names = [sql.key, sql.managed, sql.active] + (sql.updatedAt.map { [$0] } ?? [])
+            + positions(of: columns).map { schema.columns[$0].name.quotedIdentifier }
+        var users: [AppUser] = []
+        users.reserveCapacity(gathered.count)
+        for case .create(let user) in gathered { users.append(user) }
+        var start = 0
+        while start < users.count {
+            let rows = Self.rowsPerStatement(remaining: users.count - start, parameters: names.count, limit: batch.gathering.maxParameters)
+            let statement: Statement
+            if let cached = batch.multiInserts[columns]?[rows] {
+                statement = cached
+            } else {
+                let row = "(\(Self.placeholders(names.count)))"
+                statement = try db.makeStatement(
+                    sql: "INSERT INTO \(sql.users) (\(names.joined(separator: ", "))) VALUES "
+                        + Array(repeating: row, count: rows).joined(separator: ", ")
+                )
+                batch.multiInserts[columns, default: [:]][rows] = statement
+            }
+            var binder = Binder(statement)
+            for user in users[start..<(start + rows)] {
+                binder.bind(user.key)
+                binder.bind(user.managed ? 1 : 0)
+                binder.bind(user.active ? 1 : 0)
+                if sql.updatedAt != nil { binder.bind(batch.now) }
+                // Checked when gathered: the same columns, of the right kinds.
+                for column in schema.columns {
+                    if let value = user.values[column.name] { binder.bind(value) }
+                }
+            }
+            try step(statement, in: db)
+            start += rows
+        }
+    }
+
+    private func insertGatheredMemberships(_ gathered: [AppChange], batch: inout Batch, in db: Database) throws {
+        var pairs: [(user: String, group: String)] = []
+        for case .addMembership(let user, let group) in gathered { pairs.append((user, group)) }
+        var start = 0
+        while start < pairs.count {
+            let rows = Self.rowsPerStatement(remaining: pairs.count - start, parameters: 2, limit: batch.gathering.maxParameters)
+            let statement: Statement
+            if let cached = batch.multiMemberships[rows] {
+                statement = cached
+            } else {
+                // As addMembership's statement, for several rows: NOT EXISTS is
+                // evaluated before any of them is inserted, hence no duplicates among
+                // them (see `gather`); or, where the two columns are the key and the
+                // whole table, the same as a conflict on the key that does nothing.
+                let values = Array(repeating: "(?, ?)", count: rows).joined(separator: ", ")
+                statement = try batch.gathering.membershipsUpsert ? db.makeStatement(
+                    sql: "INSERT INTO \(sql.memberships) (\(sql.memberGroup), \(sql.memberUser)) VALUES \(values)"
+                        + " ON CONFLICT (\(sql.memberGroup), \(sql.memberUser)) DO NOTHING"
+                ) : db.makeStatement(
+                    sql: "INSERT INTO \(sql.memberships) (\(sql.memberGroup), \(sql.memberUser))"
+                        + " SELECT ldapsync_new.column1, ldapsync_new.column2 FROM (VALUES "
+                        + values + ") AS ldapsync_new"
+                        + " WHERE NOT EXISTS (SELECT 1 FROM \(sql.memberships) AS ldapsync_old"
+                        + " WHERE ldapsync_old.\(sql.memberGroup) = ldapsync_new.column1"
+                        + " AND ldapsync_old.\(sql.memberUser) = ldapsync_new.column2)"
+                )
+                batch.multiMemberships[rows] = statement
+            }
+            var binder = Binder(statement)
+            for pair in pairs[start..<(start + rows)] {
+                binder.bind(pair.group)
+                binder.bind(pair.user)
+            }
+            try step(statement, in: db)
+            start += rows
+        }
     }
 
     private func write(_ change: AppChange, batch: inout Batch, in db: Database) throws {
-        let now = batch.now
         switch change {
         case .create(let user):
-            if !batch.keyIsUnique, try keyExists(user.key, in: db) {
+            if !batch.keyIsUnique, try keyExists(user.key, batch: &batch, in: db) {
                 throw ChangeFailure("a user with this key already exists")
             }
-            let (indices, values) = try mappedColumns(user.values)
+            let columns = try collectMapped(user.values, into: &batch.values)
             let statement: Statement
-            if let cached = batch.inserts[indices] {
+            if let cached = batch.inserts[columns] {
                 statement = cached
             } else {
                 let names = [sql.key, sql.managed, sql.active] + (sql.updatedAt.map { [$0] } ?? [])
-                    + indices.map { schema.columns[$0].name.quotedIdentifier }
+                    + positions(of: columns).map { schema.columns[$0].name.quotedIdentifier }
                 statement = try db.makeStatement(
                     sql: "INSERT INTO \(sql.users) (\(names.joined(separator: ", "))) VALUES (\(Self.placeholders(names.count)))"
                 )
-                batch.inserts[indices] = statement
+                batch.inserts[columns] = statement
             }
-            var arguments: [DatabaseValue] = [user.key.databaseValue, (user.managed ? 1 : 0).databaseValue, (user.active ? 1 : 0).databaseValue]
-            if sql.updatedAt != nil { arguments.append(now.databaseValue) }
-            arguments += values
-            statement.setUncheckedArguments(StatementArguments(arguments))
+            var binder = Binder(statement)
+            binder.bind(user.key)
+            binder.bind(user.managed ? 1 : 0)
+            binder.bind(user.active ? 1 : 0)
+            if sql.updatedAt != nil { binder.bind(batch.now) }
+            for value in batch.values { binder.bind(value) }
             do {
-                try statement.execute()
+                try step(statement, in: db)
             } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
                 // Which constraint failed: ours, or one of the application's own?
-                if try keyExists(user.key, in: db) { throw ChangeFailure("a user with this key already exists") }
+                if try keyExists(user.key, batch: &batch, in: db) { throw ChangeFailure("a user with this key already exists") }
                 throw error
             }
 
         case .update(let key, let values):
-            let (indices, values) = try mappedColumns(values)
-            if indices.isEmpty && sql.updatedAt == nil {
+            let columns = try collectMapped(values, into: &batch.values)
+            if columns.isEmpty && sql.updatedAt == nil {
                 try requireUser(key, managed: true, in: db)
                 return
             }
             let statement: Statement
-            if let cached = batch.updates[indices] {
+            if let cached = batch.updates[columns] {
                 statement = cached
             } else {
-                let assignments = indices.map { "\(schema.columns[$0].name.quotedIdentifier) = ?" }
+                let assignments = positions(of: columns).map { "\(schema.columns[$0].name.quotedIdentifier) = ?" }
                     + (sql.updatedAt.map { ["\($0) = ?"] } ?? [])
                 statement = try db.makeStatement(
                     sql: "UPDATE \(sql.users) SET \(assignments.joined(separator: ", "))"
                         + " WHERE \(sql.key) = ? AND \(sql.isManaged)"
                 )
-                batch.updates[indices] = statement
+                batch.updates[columns] = statement
             }
-            try updateUser(
-                key, managed: true, statement: statement,
-                arguments: values + sql.updatedAtArgument(now) + [key.databaseValue], in: db
-            )
+            var binder = Binder(statement)
+            for value in batch.values { binder.bind(value) }
+            if sql.updatedAt != nil { binder.bind(batch.now) }
+            binder.bind(key)
+            try updateUser(key, managed: true, statement: statement, in: db)
 
         case .setManaged(let key, let managed):
-            try updateUser(
-                key, managed: false,
-                sql: "UPDATE \(sql.users) SET \(sql.managed) = ?\(sql.setUpdatedAt) WHERE \(sql.key) = ?",
-                arguments: [(managed ? 1 : 0).databaseValue] + sql.updatedAtArgument(now) + [key.databaseValue],
-                in: db
-            )
+            let statement = try statement(\.setManaged, in: &batch, db: db) {
+                "UPDATE \(sql.users) SET \(sql.managed) = ?\(sql.setUpdatedAt) WHERE \(sql.key) = ?"
+            }
+            var binder = Binder(statement)
+            binder.bind(managed ? 1 : 0)
+            if sql.updatedAt != nil { binder.bind(batch.now) }
+            binder.bind(key)
+            try updateUser(key, managed: false, statement: statement, in: db)
 
         case .setActive(let key, let active):
-            try updateUser(
-                key, managed: true,
-                sql: "UPDATE \(sql.users) SET \(sql.active) = ?\(sql.setUpdatedAt) WHERE \(sql.key) = ? AND \(sql.isManaged)",
-                arguments: [(active ? 1 : 0).databaseValue] + sql.updatedAtArgument(now) + [key.databaseValue],
-                in: db
-            )
+            let statement = try statement(\.setActive, in: &batch, db: db) {
+                "UPDATE \(sql.users) SET \(sql.active) = ?\(sql.setUpdatedAt) WHERE \(sql.key) = ? AND \(sql.isManaged)"
+            }
+            var binder = Binder(statement)
+            binder.bind(active ? 1 : 0)
+            if sql.updatedAt != nil { binder.bind(batch.now) }
+            binder.bind(key)
+            try updateUser(key, managed: true, statement: statement, in: db)
 
         case .rename(let from, let to):
             if from != to {
-                if try keyExists(to, in: db) {
+                if try keyExists(to, batch: &batch, in: db) {
                     throw ChangeFailure("a user with key \(to.debugDescription) already exists")
                 }
                 let memberships = try db.cachedStatement(
@@ -452,12 +786,12 @@ extension SQLiteAppStore {
                     )
                 }
             }
-            try updateUser(
-                from, managed: true,
-                sql: "UPDATE \(sql.users) SET \(sql.key) = ?\(sql.setUpdatedAt) WHERE \(sql.key) = ? AND \(sql.isManaged)",
-                arguments: [to.databaseValue] + sql.updatedAtArgument(now) + [from.databaseValue],
-                in: db
+            let statement = try db.cachedStatement(
+                sql: "UPDATE \(sql.users) SET \(sql.key) = ?\(sql.setUpdatedAt) WHERE \(sql.key) = ? AND \(sql.isManaged)"
             )
+            statement.setUncheckedArguments(StatementArguments([to.databaseValue] + sql.updatedAtArgument(batch.now) + [from.databaseValue]))
+            try statement.execute()
+            try checkUpdated(from, managed: true, in: db)
             try db.cachedStatement(
                 sql: "UPDATE \(sql.memberships) SET \(sql.memberUser) = ? WHERE \(sql.memberUser) = ?"
             ).execute(arguments: [to, from])
@@ -465,31 +799,35 @@ extension SQLiteAppStore {
         case .addMembership(let user, let group):
             // Not INSERT OR IGNORE: that would also ignore NOT NULL and CHECK failures,
             // and it needs a unique key that an existing application table may lack.
-            try db.cachedStatement(
-                sql: "INSERT INTO \(sql.memberships) (\(sql.memberGroup), \(sql.memberUser)) SELECT ?, ?"
+            let statement = try statement(\.addMembership, in: &batch, db: db) {
+                "INSERT INTO \(sql.memberships) (\(sql.memberGroup), \(sql.memberUser)) SELECT ?1, ?2"
                     + " WHERE NOT EXISTS (SELECT 1 FROM \(sql.memberships)"
-                    + " WHERE \(sql.memberGroup) = ? AND \(sql.memberUser) = ?)"
-            ).execute(arguments: [group, user, group, user])
+                    + " WHERE \(sql.memberGroup) = ?1 AND \(sql.memberUser) = ?2)"
+            }
+            var binder = Binder(statement)
+            binder.bind(group)
+            binder.bind(user)
+            try step(statement, in: db)
 
         case .removeMembership(let user, let group):
-            try db.cachedStatement(
-                sql: "DELETE FROM \(sql.memberships) WHERE \(sql.memberGroup) = ? AND \(sql.memberUser) = ?"
-            ).execute(arguments: [group, user])
+            let statement = try statement(\.removeMembership, in: &batch, db: db) {
+                "DELETE FROM \(sql.memberships) WHERE \(sql.memberGroup) = ? AND \(sql.memberUser) = ?"
+            }
+            var binder = Binder(statement)
+            binder.bind(group)
+            binder.bind(user)
+            try step(statement, in: db)
         }
     }
 
-    /// Runs an UPDATE of one users row; no row changed is an error that says why.
-    private func updateUser(
-        _ key: String, managed: Bool, sql query: String, arguments: [DatabaseValue], in db: Database
-    ) throws {
-        try updateUser(key, managed: managed, statement: db.cachedStatement(sql: query), arguments: arguments, in: db)
+    /// Runs an UPDATE of one users row, its values bound; no row changed is an error that
+    /// says why.
+    private func updateUser(_ key: String, managed: Bool, statement: Statement, in db: Database) throws {
+        try step(statement, in: db)
+        try checkUpdated(key, managed: managed, in: db)
     }
 
-    private func updateUser(
-        _ key: String, managed: Bool, statement: Statement, arguments: [DatabaseValue], in db: Database
-    ) throws {
-        statement.setUncheckedArguments(StatementArguments(arguments))
-        try statement.execute()
+    private func checkUpdated(_ key: String, managed: Bool, in db: Database) throws {
         if db.changesCount == 0 {
             try requireUser(key, managed: managed, in: db)
             // The row exists (and is managed) but the UPDATE did not count it: a trigger
@@ -498,8 +836,36 @@ extension SQLiteAppStore {
         }
     }
 
-    private func keyExists(_ key: String, in db: Database) throws -> Bool {
-        try Int.fetchOne(db.cachedStatement(sql: sql.selectKey), arguments: [key]) != nil
+    /// Steps a statement of this apply whose values are bound, to its end, and resets it.
+    /// A failure is a `DatabaseError` with SQLite's message and extended result code, as
+    /// GRDB reports it (never the values).
+    private func step(_ statement: Statement, in db: Database) throws {
+        let handle = statement.sqliteStatement
+        while true {
+            let code = sqlite3_step(handle)
+            if code == SQLITE_ROW { continue }
+            if code == SQLITE_DONE {
+                sqlite3_reset(handle)
+                return
+            }
+            let message = String(cString: sqlite3_errmsg(db.sqliteConnection))
+            sqlite3_reset(handle)
+            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: message)
+        }
+    }
+
+    private func keyExists(_ key: String, batch: inout Batch, in db: Database) throws -> Bool {
+        let statement = try statement(\.selectKey, in: &batch, db: db) { sql.selectKey }
+        var binder = Binder(statement)
+        binder.bind(key)
+        let handle = statement.sqliteStatement
+        defer { sqlite3_reset(handle) }
+        switch sqlite3_step(handle) {
+        case SQLITE_ROW: return true
+        case SQLITE_DONE: return false
+        case let code:
+            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+        }
     }
 
     private func requireUser(_ key: String, managed: Bool, in db: Database) throws {
@@ -514,42 +880,73 @@ extension SQLiteAppStore {
         }
     }
 
-    /// The positions in `schema.columns` of the given values, in schema order, and the
-    /// values, checked against the column kinds.
-    private func mappedColumns(_ values: [String: AppValue]) throws -> (indices: [Int], values: [DatabaseValue]) {
-        var indices: [Int] = []
-        var result: [DatabaseValue] = []
-        indices.reserveCapacity(values.count)
-        result.reserveCapacity(values.count)
+    /// Collects the given values into `collected` in schema order and returns which
+    /// columns they are, after checking them against the column kinds (the first wrong
+    /// kind in schema order, then a name that is no mapped column, is an error).
+    private func collectMapped(_ values: [String: AppValue], into collected: inout [AppValue]) throws -> ColumnSet {
+        collected.removeAll(keepingCapacity: true)
+        var mask: UInt64 = 0
+        var positions: [Int] = []
+        let small = schema.columns.count <= 64
         for (index, column) in schema.columns.enumerated() {
             guard let value = values[column.name] else { continue }
-            indices.append(index)
+            if small { mask |= 1 << UInt64(index) } else { positions.append(index) }
             switch (column.kind, value) {
-            case (_, .null):
-                result.append(.null)
-            case (.text, .text(let text)):
-                result.append(text.databaseValue)
+            case (_, .null), (.text, .text), (.blob, .blob):
+                break
             case (.jsonArray, .text(let text)):
+                guard !Self.isPlainJSONStringArray(text) else { break }
                 do {
                     _ = try AppValue.decodeJSONArray(text)
                 } catch let error as AppStoreError {
                     throw ChangeFailure("value for column \(column.name.quotedIdentifier): \(error.message)")
                 }
-                result.append(text.databaseValue)
-            case (.blob, .blob(let bytes)):
-                result.append(Data(bytes).databaseValue)
             case (.text, _), (.jsonArray, _), (.blob, _):
                 throw ChangeFailure(
                     "column \(column.name.quotedIdentifier) holds \(column.kind) values, not \(Self.valueKind(value))"
                 )
             }
+            collected.append(value)
         }
-        if indices.count < values.count {
+        if collected.count < values.count {
             for name in values.keys where !schema.columns.contains(where: { $0.name == name }) {
                 throw ChangeFailure("\(name.quotedIdentifier) is not a mapped column")
             }
         }
-        return (indices, result)
+        return small ? .mask(mask) : .positions(positions)
+    }
+
+    /// Whether `text` is a JSON array of strings without escapes or whitespace
+    /// (`["a@example.org","b@example.org"]`, as ldapsync writes them): valid without
+    /// decoding it. Anything else is decoded to be checked.
+    static func isPlainJSONStringArray(_ text: String) -> Bool {
+        let quote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\")
+        let open = UInt8(ascii: "["), close = UInt8(ascii: "]"), comma = UInt8(ascii: ",")
+        return text.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
+            guard bytes.count >= 2, bytes[0] == open, bytes[bytes.count - 1] == close else { return false }
+            if bytes.count == 2 { return true }
+            var index = 1
+            while true {
+                guard index < bytes.count, bytes[index] == quote else { return false }
+                index += 1
+                while index < bytes.count, bytes[index] != quote {
+                    if bytes[index] < 0x20 || bytes[index] == backslash { return false }
+                    index += 1
+                }
+                index += 1
+                guard index < bytes.count else { return false }
+                if bytes[index] == close { return index == bytes.count - 1 }
+                guard bytes[index] == comma else { return false }
+                index += 1
+            }
+        } ?? false
+    }
+
+    private func positions(of columns: ColumnSet) -> [Int] {
+        switch columns {
+        case .mask(let mask): schema.columns.indices.filter { mask & (1 << UInt64($0)) != 0 }
+        case .positions(let positions): positions
+        }
     }
 
     private func describeFailure(of change: AppChange, offset: Int, count: Int?, error: any Error) -> AppStoreError {
@@ -659,6 +1056,65 @@ extension SQLiteAppStore {
         return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T"
             + "\(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2))Z"
     }
+}
+
+/// Binds values to a prepared statement's parameters in order, with SQLite's C API
+/// (SQLite copies text and blobs). The caller binds every parameter before each step.
+private struct Binder {
+    private let handle: SQLiteStatement
+    private var index: Int32 = 0
+
+    init(_ statement: Statement) {
+        handle = statement.sqliteStatement
+    }
+
+    mutating func bind(_ number: Int64) {
+        index += 1
+        sqlite3_bind_int64(handle, index, number)
+    }
+
+    mutating func bind(_ text: String) {
+        index += 1
+        var text = text
+        text.withUTF8 { bytes in
+            bytes.withMemoryRebound(to: CChar.self) { characters in
+                // An empty buffer may have no address, which SQLite would bind as NULL.
+                _ = sqlite3_bind_text(handle, index, characters.baseAddress ?? Binder.empty, Int32(characters.count), Binder.transient)
+            }
+        }
+    }
+
+    mutating func bind(_ value: AppValue) {
+        switch value {
+        case .null:
+            index += 1
+            sqlite3_bind_null(handle, index)
+        case .text(let text):
+            bind(text)
+        case .integer(let number):
+            bind(number)
+        case .blob(let bytes):
+            index += 1
+            // As GRDB bound it (through `Data`), an empty blob included.
+            if bytes.isEmpty {
+                Data().withUnsafeBytes { raw in
+                    _ = sqlite3_bind_blob(handle, index, raw.baseAddress, Int32(raw.count), Binder.transient)
+                }
+            } else {
+                bytes.withUnsafeBytes { raw in
+                    _ = sqlite3_bind_blob(handle, index, raw.baseAddress, Int32(raw.count), Binder.transient)
+                }
+            }
+        }
+    }
+
+    /// SQLite's `SQLITE_TRANSIENT`: it copies the value before the bind returns.
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+    nonisolated(unsafe) private static let empty: UnsafePointer<CChar> = {
+        let pointer = UnsafeMutablePointer<CChar>.allocate(capacity: 1)
+        pointer.initialize(to: 0)
+        return UnsafePointer(pointer)
+    }()
 }
 
 /// An error thrown by the caller's closure, passed through unchanged.

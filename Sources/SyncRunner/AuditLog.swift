@@ -84,6 +84,16 @@ public final class AuditLog {
         }
     }
 
+    /// Buffers the complete lines `body` appends to the buffer (as ``append(_:)`` does
+    /// with a record's line), for callers that write lines as bytes: `AppChangeLines`.
+    func appendLines(_ body: (inout [UInt8]) -> Void) throws(AuditLogError) {
+        if let failure { throw failure }
+        body(&pending)
+        if pending.count >= writeThreshold {
+            try writePending()
+        }
+    }
+
     /// Writes the buffered lines and fsyncs the file; returns once they are on disk.
     ///
     /// - Throws: ``AuditLogError`` for a failed write, with the lines not completely

@@ -148,3 +148,25 @@ extension AuditRecord {
         return text
     }
 }
+
+extension AuditRecord {
+    /// The record of one app change (`side: app`): its operation, the user's key, and the
+    /// attributes it writes (`values` as `attributes` describes them; the key of a rename,
+    /// the group of a membership change).
+    static func appChange(
+        _ change: AppChange, time: Timestamp, runID: String, directory: String, outcome: Outcome, message: String?,
+        attributes: ([String: AppValue]) -> [AuditAttribute]
+    ) -> AuditRecord {
+        let (operation, key, changed): (String, String, [AuditAttribute]) = switch change {
+        case .create(let user): ("create", user.key, attributes(user.values))
+        case .update(let key, let values): ("update", key, attributes(values))
+        case .setManaged(let key, let managed): (managed ? "tag" : "untag", key, [])
+        case .setActive(let key, let active): (active ? "activate" : "deactivate", key, [])
+        case .rename(let from, let to): ("rename", to, [AuditAttribute(name: "key", old: [from], new: [to])])
+        case .addMembership(let user, let group): ("addMembership", user, [AuditAttribute(name: "group", new: [group])])
+        case .removeMembership(let user, let group): ("removeMembership", user, [AuditAttribute(name: "group", old: [group])])
+        }
+        return AuditRecord(time: time, runID: runID, side: .app, operation: operation, directory: directory,
+                           key: key, attributes: changed, outcome: outcome, message: message)
+    }
+}

@@ -1217,9 +1217,11 @@ final class DirectoryRun {
     }
 
     /// One line per app change of the run (read back from the staging area), with the
-    /// transaction's outcome.
+    /// transaction's outcome. Lines without a message are written as bytes
+    /// (`AppChangeLines`); the others, and a change with a value in no mapped column, as
+    /// ``AuditRecord``s: the same lines either way.
     private func auditAppChanges(_ state: SyncState, outcome: AuditRecord.Outcome, message: String?) throws {
-        guard audit != nil else { return }
+        guard let audit else { return }
         let sensitive = Set(policy.attributes.filter(\.sensitive).map(\.column))
         let kinds = Dictionary(policy.attributes.map { ($0.column, $0) }, uniquingKeysWith: { first, _ in first })
         func attributes(_ values: [String: AppValue]) -> [AuditAttribute] {
@@ -1228,24 +1230,51 @@ final class DirectoryRun {
                 return AuditAttribute(name: column, new: [text], sensitive: sensitive.contains(column))
             }
         }
+        func record(_ change: AppChange, time: Timestamp) -> AuditRecord {
+            .appChange(change, time: time, runID: runID, directory: directory.name, outcome: outcome, message: message,
+                       attributes: attributes)
+        }
+        var lines = message == nil ? AppChangeLines(
+            runID: runID, directory: directory.name, outcome: outcome,
+            columns: kinds.map { column, attribute in
+                AppChangeLines.Column(
+                    name: column,
+                    redacted: AuditAttribute(name: column, sensitive: sensitive.contains(column)).isRedacted,
+                    showsTextAsIs: attribute.kind == .multiText,
+                    display: { ValueMapping.display($0, for: attribute) }
+                )
+            }
+        ) : nil
         var sequence: UInt64 = 0
         while let changes = try state.stagedAppChanges(directory.name, sequence: sequence) {
             sequence += 1
             if sequence % 20 == 0 { state.releaseMappedPages() }
             // The lines of one batch share its time (they record one transaction).
             let time = wallClock()
-            for change in changes {
-                let (operation, key, changed): (String, String, [AuditAttribute]) = switch change {
-                case .create(let user): ("create", user.key, attributes(user.values))
-                case .update(let key, let values): ("update", key, attributes(values))
-                case .setManaged(let key, let managed): (managed ? "tag" : "untag", key, [])
-                case .setActive(let key, let active): (active ? "activate" : "deactivate", key, [])
-                case .rename(let from, let to): ("rename", to, [AuditAttribute(name: "key", old: [from], new: [to])])
-                case .addMembership(let user, let group): ("addMembership", user, [AuditAttribute(name: "group", new: [group])])
-                case .removeMembership(let user, let group): ("removeMembership", user, [AuditAttribute(name: "group", old: [group])])
+            guard lines != nil else {
+                for change in changes { appendAudit(record(change, time: time)) }
+                continue
+            }
+            lines?.setTime(time)
+            var index = changes.startIndex
+            while index < changes.endIndex {
+                // As many lines as the fast path takes, then one record, and on.
+                let before = index
+                do {
+                    try audit.appendLines { output in
+                        while index < changes.endIndex, lines?.append(changes[index], to: &output) == true {
+                            index += 1
+                        }
+                    }
+                } catch {
+                    auditFailure = error
+                    // Nothing taken: the log refuses every line (an earlier fsync failed).
+                    if index == before { break }
                 }
-                appendAudit(AuditRecord(time: time, runID: runID, side: .app, operation: operation, directory: directory.name,
-                                        key: key, attributes: changed, outcome: outcome, message: message))
+                if index < changes.endIndex {
+                    appendAudit(record(changes[index], time: time))
+                    index += 1
+                }
             }
         }
     }
