@@ -1,3 +1,5 @@
+import DirectoryModel
+
 /// Why a stored record could not be decoded, and where.
 ///
 /// Records come from disk and will be fuzzed: every problem is reported with this error,
@@ -179,11 +181,33 @@ public struct ByteReader: Sendable {
     /// Reads a varint length, then that many bytes, which must be valid UTF-8.
     public mutating func readLengthPrefixedString() throws(RecordDecodingError) -> String {
         let start = offset
-        let raw = try readLengthPrefixedBytes()
-        guard let string = String(validating: raw, as: UTF8.self) else {
-            throw RecordDecodingError(.invalidUTF8, at: start)
+        let length = try readCount()
+        guard length <= remaining else { throw RecordDecodingError(.lengthBeyondEnd, at: offset) }
+        // Straight from the record's bytes, without an intermediate array.
+        let from = offset
+        let string = bytes.withUnsafeBufferPointer { buffer in
+            UTF8Text.string(UnsafeBufferPointer(rebasing: buffer[from..<from + length]))
         }
+        guard let string else { throw RecordDecodingError(.invalidUTF8, at: start) }
+        offset += length
         return string
+    }
+
+    /// Reads a varint length and checks that many bytes (valid UTF-8 when `utf8`) without
+    /// copying them; returns where they are in ``bytes``.
+    public mutating func skipLengthPrefixed(utf8: Bool = false) throws(RecordDecodingError) -> Range<Int> {
+        let start = offset
+        let length = try readCount()
+        guard length <= remaining else { throw RecordDecodingError(.lengthBeyondEnd, at: offset) }
+        let range = offset..<offset + length
+        if utf8 {
+            let valid = bytes.withUnsafeBufferPointer { buffer in
+                UTF8Text.isValid(UnsafeBufferPointer(rebasing: buffer[range]))
+            }
+            guard valid else { throw RecordDecodingError(.invalidUTF8, at: start) }
+        }
+        offset += length
+        return range
     }
 
     /// Throws `.trailingBytes` unless everything has been read.

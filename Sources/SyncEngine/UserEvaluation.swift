@@ -341,7 +341,7 @@ public enum UserEvaluation {
                                        old: display(current), new: display(target), isReset: isReset)
         }
         let fold = { (value: [UInt8]) -> [UInt8] in
-            guard attribute.caseInsensitive, let text = String(validating: value, as: UTF8.self) else { return value }
+            guard attribute.caseInsensitive, let text = UTF8Text.string(value) else { return value }
             return Array(text.lowercased().utf8)
         }
         let currentKeys = Set(current.map(fold))
