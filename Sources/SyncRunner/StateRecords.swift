@@ -37,6 +37,25 @@ enum StateRecords {
         return UserSnapshot(dn: dn, dnKey: dnKey, key: key, values: values, memberOf: memberOf, timestamp: timestamp)
     }
 
+    /// Where a user record's DN key and app key are (byte ranges of `bytes`), after the
+    /// same checks as ``decodeUser(_:)`` (the same error for a damaged record), without
+    /// building the snapshot: the state commit only needs these two to index the record.
+    static func userIndexKeys(_ bytes: [UInt8]) throws(RecordDecodingError) -> (dnKey: Range<Int>, key: Range<Int>) {
+        var reader = ByteReader(bytes)
+        try expectVersion(&reader)
+        _ = try reader.skipLengthPrefixed(utf8: true)
+        let dnKey = try reader.skipLengthPrefixed(utf8: true)
+        let key = try reader.skipLengthPrefixed(utf8: true)
+        for _ in 0..<(try reader.readCount(minimumItemSize: 2)) {
+            _ = try reader.skipLengthPrefixed(utf8: true)
+            for _ in 0..<(try reader.readCount()) { _ = try reader.skipLengthPrefixed() }
+        }
+        for _ in 0..<(try reader.readCount()) { _ = try reader.skipLengthPrefixed(utf8: true) }
+        _ = try readTimestamp(&reader)
+        try reader.expectEnd()
+        return (dnKey, key)
+    }
+
     // MARK: Groups
 
     static func encode(_ group: GroupRecord) -> [UInt8] {
