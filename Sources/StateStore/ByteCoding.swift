@@ -86,6 +86,12 @@ public struct ByteWriter: Sendable {
 
     /// Appends the length of the UTF-8 form of `string` as a varint, then that form.
     public mutating func writeLengthPrefixed(_ string: String) {
+        // A native string lends its UTF-8 storage: one copy, no per-byte iteration.
+        let done: Void? = string.utf8.withContiguousStorageIfAvailable { utf8 in
+            writeCount(utf8.count)
+            bytes.append(contentsOf: utf8)
+        }
+        guard done == nil else { return }
         let utf8 = string.utf8
         writeCount(utf8.count)
         bytes.append(contentsOf: utf8)

@@ -200,10 +200,17 @@ public enum UserEvaluation {
 
     private static func create(_ user: DirectoryUser, desired: Set<String>?, policy: SyncPolicy, plan: inout UserPlan) throws(EntryFailure) {
         var values: [String: AppValue] = [:]
+        values.reserveCapacity(policy.attributes.count)
+        plan.attributeChanges.reserveCapacity(policy.attributes.count)
         for attribute in policy.attributes where attribute.direction.flowsToApp {
-            let value = try appValue(user, attribute)
+            let ldapValues = user.values[attribute.ldap]
+            let value: AppValue
+            do { value = try ValueMapping.appValue(ldapValues, for: attribute) } catch {
+                throw EntryFailure(key: user.key, dn: user.dn, message: error.description)
+            }
             values[attribute.column] = value
-            plan.agreed[attribute.ldap] = user.values[attribute.ldap] ?? []
+            // plan.agreed starts as user.values: only an absent attribute needs its entry.
+            if ldapValues == nil { plan.agreed[attribute.ldap] = [] }
             if value != .null {
                 plan.attributeChanges.append(AttributeChange(attribute: attribute.ldap, column: attribute.column, old: "(none)",
                                                              new: policy.explain ? ValueMapping.display(value, for: attribute) : "",
@@ -371,14 +378,6 @@ public enum UserEvaluation {
         }
         if plan.writes { plan.action = .vanished }
         return plan
-    }
-
-    private static func appValue(_ user: DirectoryUser, _ attribute: MappedAttribute) throws(EntryFailure) -> AppValue {
-        do {
-            return try ValueMapping.appValue(user.values[attribute.ldap], for: attribute)
-        } catch {
-            throw EntryFailure(key: user.key, dn: user.dn, message: error.description)
-        }
     }
 
     private static func addGroups(_ groups: Set<String>, to plan: inout UserPlan, key: String) {

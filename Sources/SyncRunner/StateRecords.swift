@@ -12,6 +12,20 @@ enum StateRecords {
 
     static func encode(_ snapshot: UserSnapshot) -> [UInt8] {
         var writer = ByteWriter(capacity: 256)
+        write(snapshot, to: &writer)
+        return writer.bytes
+    }
+
+    /// A staged snapshot: the tag byte 1, then the record of ``encode(_:)-(UserSnapshot)``,
+    /// built in one buffer.
+    static func encodeStaged(_ snapshot: UserSnapshot) -> [UInt8] {
+        var writer = ByteWriter(capacity: 256)
+        writer.writeByte(1)
+        write(snapshot, to: &writer)
+        return writer.bytes
+    }
+
+    private static func write(_ snapshot: UserSnapshot, to writer: inout ByteWriter) {
         writer.writeByte(version)
         writer.writeLengthPrefixed(snapshot.dn)
         writer.writeLengthPrefixed(snapshot.dnKey)
@@ -20,7 +34,6 @@ enum StateRecords {
         writer.writeCount(snapshot.memberOf.count)
         for group in snapshot.memberOf { writer.writeLengthPrefixed(group) }
         writeTimestamp(snapshot.timestamp, to: &writer)
-        return writer.bytes
     }
 
     static func decodeUser(_ bytes: [UInt8]) throws(RecordDecodingError) -> UserSnapshot {

@@ -277,10 +277,14 @@ final class SyncState {
     func stage(_ directory: String, users staged: [([UInt8], UserSnapshot?)]) throws {
         guard !staged.isEmpty else { return }
         let (staging, pending, _) = try scratch()
+        let prefix = Self.prefix(directory)
         try staging.write { txn in
+            var key = prefix
             for (id, snapshot) in staged {
-                let record: [UInt8] = snapshot.map { [1] + StateRecords.encode($0) } ?? [0]
-                try txn.put(record, forKey: Self.key(directory, id), in: pending)
+                let record: [UInt8] = snapshot.map { StateRecords.encodeStaged($0) } ?? [0]
+                key.removeSubrange(prefix.count...)
+                key += id
+                try txn.put(record, forKey: key, in: pending)
             }
         }
     }
