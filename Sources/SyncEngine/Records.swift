@@ -137,52 +137,61 @@ public enum DNKey {
         var simple = true
         // Each input byte gives at most one output byte (a folded space run gives one).
         let key = String(unsafeUninitializedCapacity: input.count) { output in
-            var count = 0
-            var inValue = false
-            var rdnStart = 0            // where the current RDN's type starts in output
-            var valueStart = 0          // where the current value starts in output
-            var pendingSpace = false
-            var spaceInType = false
-            for byte in input {
-                switch byte {
-                case 0x80..., 0x00..<0x09, 0x0E..<0x20, 0x7F,
-                     0x5C, 0x22, UInt8(ascii: "+"), UInt8(ascii: "#"),  // backslash, quote
-                     UInt8(ascii: ";"), UInt8(ascii: "<"), UInt8(ascii: ">"):
-                    simple = false
-                    return 0
-                case UInt8(ascii: ","):
-                    guard inValue, count > valueStart else { simple = false; return 0 }
-                    output[count] = byte; count += 1
-                    inValue = false
-                    pendingSpace = false
-                    spaceInType = false
-                    rdnStart = count
-                case UInt8(ascii: "="):
-                    if inValue {
+            simpleKeyClasses.withUnsafeBufferPointer { classes in
+                var count = 0
+                var inValue = false
+                var rdnStart = 0            // where the current RDN's type starts in output
+                var valueStart = 0          // where the current value starts in output
+                var pendingSpace = false
+                var spaceInType = false
+                for byte in input {
+                    switch classes[Int(byte)] {
+                    case SimpleKeyClass.other:
                         if pendingSpace { output[count] = 0x20; count += 1; pendingSpace = false }
+                        if !inValue, spaceInType { simple = false; return 0 }
+                        output[count] = byte
+                        count += 1
+                    case SimpleKeyClass.upper:
+                        if pendingSpace { output[count] = 0x20; count += 1; pendingSpace = false }
+                        if !inValue, spaceInType { simple = false; return 0 }
+                        output[count] = byte | 0x20
+                        count += 1
+                    case SimpleKeyClass.comma:
+                        guard inValue, count > valueStart else { simple = false; return 0 }
                         output[count] = byte; count += 1
-                    } else {
-                        guard isAttributeType(UnsafeBufferPointer(UnsafeMutableBufferPointer(rebasing: output[rdnStart..<count]))) else { simple = false; return 0 }
-                        output[count] = byte; count += 1
-                        inValue = true
-                        valueStart = count
+                        inValue = false
+                        pendingSpace = false
+                        spaceInType = false
+                        rdnStart = count
+                    case SimpleKeyClass.equals:
+                        if inValue {
+                            if pendingSpace { output[count] = 0x20; count += 1; pendingSpace = false }
+                            output[count] = byte; count += 1
+                        } else {
+                            guard isAttributeType(UnsafeBufferPointer(UnsafeMutableBufferPointer(rebasing: output[rdnStart..<count]))) else {
+                                simple = false
+                                return 0
+                            }
+                            output[count] = byte; count += 1
+                            inValue = true
+                            valueStart = count
+                        }
+                    case SimpleKeyClass.space:
+                        // Spaces around types are insignificant; inside a value, runs fold to one.
+                        if inValue {
+                            if count > valueStart { pendingSpace = true }
+                        } else if count > rdnStart {
+                            spaceInType = true
+                        }
+                    default:
+                        // Non-ASCII, controls, escapes, quotes, multi-valued RDNs, BER values.
+                        simple = false
+                        return 0
                     }
-                case 0x09...0x0D, 0x20:
-                    // Spaces around types are insignificant; inside a value, runs fold to one.
-                    if inValue {
-                        if count > valueStart { pendingSpace = true }
-                    } else if count > rdnStart {
-                        spaceInType = true
-                    }
-                default:
-                    if pendingSpace { output[count] = 0x20; count += 1; pendingSpace = false }
-                    if !inValue, spaceInType { simple = false; return 0 }
-                    output[count] = byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte
-                    count += 1
                 }
+                guard inValue, count > valueStart else { simple = false; return 0 }
+                return count
             }
-            guard inValue, count > valueStart else { simple = false; return 0 }
-            return count
         }
         return simple ? key : nil
     }
@@ -196,5 +205,29 @@ public enum DNKey {
         }
         guard first >= 0x61 && first <= 0x7A else { return false }
         return bytes.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: "-") }
+    }
+}
+
+/// The kinds of bytes ``DNKey/simpleKey(bytes:)`` tells apart, by a table look-up.
+private enum SimpleKeyClass {
+    static let reject: UInt8 = 0
+    static let comma: UInt8 = 1
+    static let equals: UInt8 = 2
+    static let space: UInt8 = 3
+    static let upper: UInt8 = 4
+    static let other: UInt8 = 5
+}
+
+private let simpleKeyClasses: [UInt8] = (0...255).map { (byte: Int) -> UInt8 in
+    switch byte {
+    case 0x80..., 0x00..<0x09, 0x0E..<0x20, 0x7F,
+         0x5C, 0x22, Int(UInt8(ascii: "+")), Int(UInt8(ascii: "#")),  // backslash, quote
+         Int(UInt8(ascii: ";")), Int(UInt8(ascii: "<")), Int(UInt8(ascii: ">")):
+        SimpleKeyClass.reject
+    case Int(UInt8(ascii: ",")): SimpleKeyClass.comma
+    case Int(UInt8(ascii: "=")): SimpleKeyClass.equals
+    case 0x09...0x0D, 0x20: SimpleKeyClass.space
+    case 0x41...0x5A: SimpleKeyClass.upper
+    default: SimpleKeyClass.other
     }
 }

@@ -199,8 +199,7 @@ public enum UserEvaluation {
     }
 
     private static func create(_ user: DirectoryUser, desired: Set<String>?, policy: SyncPolicy, plan: inout UserPlan) throws(EntryFailure) {
-        var values: [String: AppValue] = [:]
-        values.reserveCapacity(policy.attributes.count)
+        var values = [String: AppValue](minimumCapacity: policy.attributes.count)
         plan.attributeChanges.reserveCapacity(policy.attributes.count)
         for attribute in policy.attributes where attribute.direction.flowsToApp {
             let ldapValues = user.values[attribute.ldap]

@@ -686,8 +686,7 @@ final class DirectoryRun {
                 return nil
             }
         }
-        var values: [AttributeName: [[UInt8]]] = [:]
-        values.reserveCapacity(configuration.attributes.count + 1)
+        var values = [AttributeName: [[UInt8]]](minimumCapacity: configuration.attributes.count + 1)
         for attribute in configuration.attributes {
             if let list = entry.values(of: attribute.ldap) { values[attribute.ldap] = list }
         }

@@ -297,11 +297,14 @@ enum StateRecords {
     }
 
     private static func readValues(_ reader: inout ByteReader) throws(RecordDecodingError) -> [AttributeName: [[UInt8]]] {
-        var values: [AttributeName: [[UInt8]]] = [:]
-        for _ in 0..<(try reader.readCount(minimumItemSize: 2)) {
+        let count = try reader.readCount(minimumItemSize: 2)
+        var values = [AttributeName: [[UInt8]]](minimumCapacity: count)
+        for _ in 0..<count {
             let name = AttributeName(try reader.readLengthPrefixedString())
+            let listCount = try reader.readCount()
             var list: [[UInt8]] = []
-            for _ in 0..<(try reader.readCount()) { list.append(try reader.readLengthPrefixedBytes()) }
+            list.reserveCapacity(listCount)
+            for _ in 0..<listCount { list.append(try reader.readLengthPrefixedBytes()) }
             values[name] = list
         }
         return values
@@ -484,8 +487,9 @@ enum AppChangeRecords {
     }
 
     private static func readValues(_ reader: inout ByteReader) throws(RecordDecodingError) -> [String: AppValue] {
-        var values: [String: AppValue] = [:]
-        for _ in 0..<(try reader.readCount(minimumItemSize: 2)) {
+        let count = try reader.readCount(minimumItemSize: 2)
+        var values = [String: AppValue](minimumCapacity: count)
+        for _ in 0..<count {
             let column = try reader.readLengthPrefixedString()
             switch try reader.readByte() {
             case 0: values[column] = .null
