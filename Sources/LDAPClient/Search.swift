@@ -168,6 +168,15 @@ public struct EntryView: ~Copyable {
         index(of: name).map { values(at: $0) }
     }
 
+    /// A copy of the first value of `name` (`values(of: name)?.first` without copying the
+    /// others), or nil when the entry lacks it or it has no value.
+    public func firstValue(of name: AttributeName) -> [UInt8]? {
+        guard let index = index(of: name) else { return nil }
+        let attribute = attributes[index]
+        guard let values = attribute.values, attribute.count > 0 else { return nil }
+        return Array(Self.bytes(values[0]))
+    }
+
     /// A copy of the whole entry.
     public func makeEntry() -> Entry {
         var entry = Entry(dn: dn)

@@ -651,8 +651,8 @@ final class DirectoryRun {
     /// key or its DN cannot be parsed.
     private func directoryUser(_ entry: borrowing EntryView, recordKey: Bool = false) -> DirectoryUser? {
         let dn = entry.dn
-        guard let id = entry.values(of: directory.users.id)?.first, !id.isEmpty else {
-            let key = entry.values(of: directory.users.key)?.first.flatMap { UTF8Text.string($0) }
+        guard let id = entry.firstValue(of: directory.users.id), !id.isEmpty else {
+            let key = entry.firstValue(of: directory.users.key).flatMap { UTF8Text.string($0) }
             if let key {
                 keysWithoutID.insert(key)
                 if recordKey { keysInScope.insert(Digest(key)) }
@@ -660,7 +660,7 @@ final class DirectoryRun {
             fail(.entryInvalid, id: nil, key: key, dn: dn, "the entry has no \(directory.users.id) (the id attribute); it cannot be tracked")
             return nil
         }
-        guard let keyBytes = entry.values(of: directory.users.key)?.first,
+        guard let keyBytes = entry.firstValue(of: directory.users.key),
               let key = UTF8Text.string(keyBytes), !key.isEmpty else {
             fail(.entryInvalid, id: id, key: nil, dn: dn, "the entry (\(directory.users.id) \(EntryIDDisplay.text(id, attribute: directory.users.id))) has no usable \(directory.users.key) (the key attribute)")
             return nil
@@ -675,7 +675,7 @@ final class DirectoryRun {
         // What noteTimestamp(_:dn:id:key:) does, with the parsed time kept for the user
         // (the entry's timestamp is parsed once).
         var time: Timestamp?
-        if let value = entry.values(of: directory.timestamp.attribute)?.first {
+        if let value = entry.firstValue(of: directory.timestamp.attribute) {
             do {
                 let parsed = try Timestamp(generalizedTimeBytes: value)
                 newestSeen = max(newestSeen ?? parsed, parsed)
