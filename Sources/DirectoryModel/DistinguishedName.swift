@@ -196,7 +196,7 @@ public struct AttributeTypeAndValue: Hashable, Sendable, CustomStringConvertible
     /// The value as UTF-8 text, or `nil` for a BER value or octets that are not UTF-8
     /// (never a lossy replacement).
     public var stringValue: String? {
-        isBEREncoded ? nil : String(validating: value, as: UTF8.self)
+        isBEREncoded ? nil : UTF8Text.string(value)
     }
 
     /// `type=value` in RFC 4514 §2.4 form. In a string value `"` `+` `,` `;` `<` `>` `\`

@@ -46,6 +46,6 @@ public struct Entry: Hashable, Sendable {
     /// absent or its first value is not valid UTF-8 (never a lossy replacement).
     public func string(_ name: AttributeName) -> String? {
         guard let first = self[name]?.first else { return nil }
-        return String(validating: first, as: UTF8.self)
+        return UTF8Text.string(first)
     }
 }

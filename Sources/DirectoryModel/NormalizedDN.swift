@@ -62,7 +62,7 @@ struct NormalizedAttribute: Hashable, Sendable, Comparable, CustomStringConverti
         self.type = attribute.type.folded
         if attribute.isBEREncoded {
             self.value = .ber(attribute.value)
-        } else if let text = String(validating: attribute.value, as: UTF8.self) {
+        } else if let text = UTF8Text.string(attribute.value) {
             self.value = .text(CaseIgnoreFolding.fold(text))
         } else {
             self.value = .octets(attribute.value)

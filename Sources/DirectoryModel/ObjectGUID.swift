@@ -76,7 +76,7 @@ public struct ObjectGUID: Hashable, Sendable, CustomStringConvertible {
 public enum EntryIDDisplay {
     public static func text(_ id: [UInt8], attribute: AttributeName) -> String {
         if attribute == "objectGUID", let guid = ObjectGUID(bytes: id) { return guid.description }
-        if let text = String(validating: id, as: UTF8.self), !text.isEmpty,
+        if let text = UTF8Text.string(id), !text.isEmpty,
            !text.utf8.contains(where: { ASCII.isControl($0) }) {
             return text
         }

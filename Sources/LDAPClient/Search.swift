@@ -123,6 +123,21 @@ public struct EntryView: ~Copyable {
     /// the entry has it. Compares bytes without allocating.
     public func index(of name: AttributeName) -> Int? {
         let wanted = name.folded.utf8
+        // A native String lends its bytes: compare them in place (the common case).
+        let found: Int?? = wanted.withContiguousStorageIfAvailable { wanted in
+            for position in 0..<attributes.count {
+                let bytes = Self.bytes(attributes[position].name)
+                guard bytes.count == wanted.count else { continue }
+                var same = true
+                for offset in 0..<bytes.count where Self.asciiLower(bytes[offset]) != wanted[offset] {
+                    same = false
+                    break
+                }
+                if same { return position }
+            }
+            return nil
+        }
+        if let found { return found }
         return attributes.firstIndex { attribute in
             let bytes = Self.bytes(attribute.name)
             guard bytes.count == wanted.count else { return false }
@@ -153,6 +168,15 @@ public struct EntryView: ~Copyable {
         index(of: name).map { values(at: $0) }
     }
 
+    /// A copy of the first value of `name` (`values(of: name)?.first` without copying the
+    /// others), or nil when the entry lacks it or it has no value.
+    public func firstValue(of name: AttributeName) -> [UInt8]? {
+        guard let index = index(of: name) else { return nil }
+        let attribute = attributes[index]
+        guard let values = attribute.values, attribute.count > 0 else { return nil }
+        return Array(Self.bytes(values[0]))
+    }
+
     /// A copy of the whole entry.
     public func makeEntry() -> Entry {
         var entry = Entry(dn: dn)
@@ -169,7 +193,7 @@ public struct EntryView: ~Copyable {
     }
 
     static func text(_ bytes: UnsafeRawBufferPointer) -> String {
-        if let valid = String(validating: bytes, as: UTF8.self) { return valid }
+        if let valid = UTF8Text.string(bytes) { return valid }
         // Keep every byte: valid UTF-8 sequences as text, the others as \xx escapes.
         var result = ""
         var index = 0

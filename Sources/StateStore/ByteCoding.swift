@@ -1,3 +1,5 @@
+import DirectoryModel
+
 /// Why a stored record could not be decoded, and where.
 ///
 /// Records come from disk and will be fuzzed: every problem is reported with this error,
@@ -84,6 +86,12 @@ public struct ByteWriter: Sendable {
 
     /// Appends the length of the UTF-8 form of `string` as a varint, then that form.
     public mutating func writeLengthPrefixed(_ string: String) {
+        // A native string lends its UTF-8 storage: one copy, no per-byte iteration.
+        let done: Void? = string.utf8.withContiguousStorageIfAvailable { utf8 in
+            writeCount(utf8.count)
+            bytes.append(contentsOf: utf8)
+        }
+        guard done == nil else { return }
         let utf8 = string.utf8
         writeCount(utf8.count)
         bytes.append(contentsOf: utf8)
@@ -179,11 +187,33 @@ public struct ByteReader: Sendable {
     /// Reads a varint length, then that many bytes, which must be valid UTF-8.
     public mutating func readLengthPrefixedString() throws(RecordDecodingError) -> String {
         let start = offset
-        let raw = try readLengthPrefixedBytes()
-        guard let string = String(validating: raw, as: UTF8.self) else {
-            throw RecordDecodingError(.invalidUTF8, at: start)
+        let length = try readCount()
+        guard length <= remaining else { throw RecordDecodingError(.lengthBeyondEnd, at: offset) }
+        // Straight from the record's bytes, without an intermediate array.
+        let from = offset
+        let string = bytes.withUnsafeBufferPointer { buffer in
+            UTF8Text.string(UnsafeBufferPointer(rebasing: buffer[from..<from + length]))
         }
+        guard let string else { throw RecordDecodingError(.invalidUTF8, at: start) }
+        offset += length
         return string
+    }
+
+    /// Reads a varint length and checks that many bytes (valid UTF-8 when `utf8`) without
+    /// copying them; returns where they are in ``bytes``.
+    public mutating func skipLengthPrefixed(utf8: Bool = false) throws(RecordDecodingError) -> Range<Int> {
+        let start = offset
+        let length = try readCount()
+        guard length <= remaining else { throw RecordDecodingError(.lengthBeyondEnd, at: offset) }
+        let range = offset..<offset + length
+        if utf8 {
+            let valid = bytes.withUnsafeBufferPointer { buffer in
+                UTF8Text.isValid(UnsafeBufferPointer(rebasing: buffer[range]))
+            }
+            guard valid else { throw RecordDecodingError(.invalidUTF8, at: start) }
+        }
+        offset += length
+        return range
     }
 
     /// Throws `.trailingBytes` unless everything has been read.

@@ -24,7 +24,7 @@ public enum AccountControl {
     /// one that is not a decimal integer (AD writes the INTEGER syntax, which may be
     /// negative when the top bit is set).
     public static func flags(_ values: [[UInt8]]) -> UInt32? {
-        guard values.count == 1, let text = String(validating: values[0], as: UTF8.self),
+        guard values.count == 1, let text = UTF8Text.string(values[0]),
               let number = Int64(text), number >= Int64(Int32.min), number <= Int64(UInt32.max) else { return nil }
         return UInt32(truncatingIfNeeded: number)
     }

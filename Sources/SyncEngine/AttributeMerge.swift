@@ -224,7 +224,7 @@ public enum AttributeMerge {
         var result: [[UInt8]: [UInt8]] = [:]
         for value in values {
             let key: [UInt8]
-            if settings.caseInsensitive, let text = String(validating: value, as: UTF8.self) {
+            if settings.caseInsensitive, let text = UTF8Text.string(value) {
                 key = Array(text.lowercased().utf8)
             } else {
                 key = value

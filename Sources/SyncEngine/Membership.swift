@@ -27,10 +27,14 @@ public struct MembershipIndex: Sendable {
             let appGroups = Self.appGroups(forGroup: dnKey, record: group, policy: policy)
             guard !appGroups.isEmpty else { continue }
             byGroupDN[dnKey, default: []].formUnion(appGroups)
+            // Nearly always one app group (mirror mode): inserted, not merged as a set.
+            let only = appGroups.count == 1 ? appGroups.first : nil
             for member in group.members {
                 switch member {
-                case .dn(let key): byMemberDN[key, default: []].formUnion(appGroups)
-                case .key(let key): byMemberKey[key, default: []].formUnion(appGroups)
+                case .dn(let key):
+                    if let only { byMemberDN[key, default: []].insert(only) } else { byMemberDN[key, default: []].formUnion(appGroups) }
+                case .key(let key):
+                    if let only { byMemberKey[key, default: []].insert(only) } else { byMemberKey[key, default: []].formUnion(appGroups) }
                 }
             }
         }

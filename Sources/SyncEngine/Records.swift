@@ -117,55 +117,87 @@ public enum DNKey {
     /// exactly what the full parse and normalization produce for such a DN (a property
     /// test checks this); anything else returns nil and takes the full path.
     static func simpleKey(_ dn: String) -> String? {
-        var output: [UInt8] = []
-        output.reserveCapacity(dn.utf8.count)
-        var inValue = false
-        var rdnStart = 0            // where the current RDN's type starts in output
-        var valueStart = 0          // where the current value starts in output
-        var pendingSpace = false
-        var spaceInType = false
-        for byte in dn.utf8 {
-            switch byte {
-            case 0x80..., 0x00..<0x09, 0x0E..<0x20, 0x7F,
-                 0x5C, 0x22, UInt8(ascii: "+"), UInt8(ascii: "#"),  // backslash, quote
-                 UInt8(ascii: ";"), UInt8(ascii: "<"), UInt8(ascii: ">"):
-                return nil
-            case UInt8(ascii: ","):
-                guard inValue, output.count > valueStart else { return nil }
-                output.append(byte)
-                inValue = false
-                pendingSpace = false
-                spaceInType = false
-                rdnStart = output.count
-            case UInt8(ascii: "="):
-                if inValue {
-                    if pendingSpace { output.append(0x20); pendingSpace = false }
-                    output.append(byte)
-                } else {
-                    guard isAttributeType(output[rdnStart...]) else { return nil }
-                    output.append(byte)
-                    inValue = true
-                    valueStart = output.count
+        var dn = dn
+        return dn.withUTF8 { simpleKey(bytes: $0) }
+    }
+
+    /// The key of a DN given as UTF-8 bytes (a `member` value as the server sent it): nil
+    /// when the bytes are not UTF-8 or the DN cannot be parsed, as for the same text given
+    /// to ``make(_:)``. The plain ASCII DNs of ``simpleKey(_:)`` need no `String` first.
+    public static func make(utf8 bytes: UnsafeRawBufferPointer) -> String? {
+        let buffer = bytes.assumingMemoryBound(to: UInt8.self)
+        if let key = simpleKey(bytes: buffer) { return key }
+        guard let text = UTF8Text.string(buffer) else { return nil }
+        return try? DistinguishedName(parsing: text).normalized.description
+    }
+
+    /// ``simpleKey(_:)`` on the DN's UTF-8 bytes, written straight into the key's storage.
+    static func simpleKey(bytes input: UnsafeBufferPointer<UInt8>) -> String? {
+        if input.isEmpty { return "" }
+        var simple = true
+        // Each input byte gives at most one output byte (a folded space run gives one).
+        let key = String(unsafeUninitializedCapacity: input.count) { output in
+            simpleKeyClasses.withUnsafeBufferPointer { classes in
+                var count = 0
+                var inValue = false
+                var rdnStart = 0            // where the current RDN's type starts in output
+                var valueStart = 0          // where the current value starts in output
+                var pendingSpace = false
+                var spaceInType = false
+                for byte in input {
+                    switch classes[Int(byte)] {
+                    case SimpleKeyClass.other:
+                        if pendingSpace { output[count] = 0x20; count += 1; pendingSpace = false }
+                        if !inValue, spaceInType { simple = false; return 0 }
+                        output[count] = byte
+                        count += 1
+                    case SimpleKeyClass.upper:
+                        if pendingSpace { output[count] = 0x20; count += 1; pendingSpace = false }
+                        if !inValue, spaceInType { simple = false; return 0 }
+                        output[count] = byte | 0x20
+                        count += 1
+                    case SimpleKeyClass.comma:
+                        guard inValue, count > valueStart else { simple = false; return 0 }
+                        output[count] = byte; count += 1
+                        inValue = false
+                        pendingSpace = false
+                        spaceInType = false
+                        rdnStart = count
+                    case SimpleKeyClass.equals:
+                        if inValue {
+                            if pendingSpace { output[count] = 0x20; count += 1; pendingSpace = false }
+                            output[count] = byte; count += 1
+                        } else {
+                            guard isAttributeType(UnsafeBufferPointer(UnsafeMutableBufferPointer(rebasing: output[rdnStart..<count]))) else {
+                                simple = false
+                                return 0
+                            }
+                            output[count] = byte; count += 1
+                            inValue = true
+                            valueStart = count
+                        }
+                    case SimpleKeyClass.space:
+                        // Spaces around types are insignificant; inside a value, runs fold to one.
+                        if inValue {
+                            if count > valueStart { pendingSpace = true }
+                        } else if count > rdnStart {
+                            spaceInType = true
+                        }
+                    default:
+                        // Non-ASCII, controls, escapes, quotes, multi-valued RDNs, BER values.
+                        simple = false
+                        return 0
+                    }
                 }
-            case 0x09...0x0D, 0x20:
-                // Spaces around types are insignificant; inside a value, runs fold to one.
-                if inValue {
-                    if output.count > valueStart { pendingSpace = true }
-                } else if output.count > rdnStart {
-                    spaceInType = true
-                }
-            default:
-                if pendingSpace { output.append(0x20); pendingSpace = false }
-                if !inValue, spaceInType { return nil }
-                output.append(byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte)
+                guard inValue, count > valueStart else { simple = false; return 0 }
+                return count
             }
         }
-        guard inValue, output.count > valueStart else { return output.isEmpty && dn.utf8.isEmpty ? "" : nil }
-        return String(decoding: output, as: UTF8.self)
+        return simple ? key : nil
     }
 
     /// A descriptor (`cn`, `ms-DS-x`) or a dotted OID (`2.5.4.3`), already lower-cased.
-    private static func isAttributeType(_ bytes: ArraySlice<UInt8>) -> Bool {
+    private static func isAttributeType(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         guard let first = bytes.first else { return false }
         if first >= 0x30 && first <= 0x39 {
             return bytes.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: ".") } && bytes.last != UInt8(ascii: ".")
@@ -173,5 +205,29 @@ public enum DNKey {
         }
         guard first >= 0x61 && first <= 0x7A else { return false }
         return bytes.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: "-") }
+    }
+}
+
+/// The kinds of bytes ``DNKey/simpleKey(bytes:)`` tells apart, by a table look-up.
+private enum SimpleKeyClass {
+    static let reject: UInt8 = 0
+    static let comma: UInt8 = 1
+    static let equals: UInt8 = 2
+    static let space: UInt8 = 3
+    static let upper: UInt8 = 4
+    static let other: UInt8 = 5
+}
+
+private let simpleKeyClasses: [UInt8] = (0...255).map { (byte: Int) -> UInt8 in
+    switch byte {
+    case 0x80..., 0x00..<0x09, 0x0E..<0x20, 0x7F,
+         0x5C, 0x22, Int(UInt8(ascii: "+")), Int(UInt8(ascii: "#")),  // backslash, quote
+         Int(UInt8(ascii: ";")), Int(UInt8(ascii: "<")), Int(UInt8(ascii: ">")):
+        SimpleKeyClass.reject
+    case Int(UInt8(ascii: ",")): SimpleKeyClass.comma
+    case Int(UInt8(ascii: "=")): SimpleKeyClass.equals
+    case 0x09...0x0D, 0x20: SimpleKeyClass.space
+    case 0x41...0x5A: SimpleKeyClass.upper
+    default: SimpleKeyClass.other
     }
 }

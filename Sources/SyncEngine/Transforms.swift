@@ -252,7 +252,7 @@ public enum Transforms {
     }
 
     private static func text(_ value: [UInt8], position: Int, count: Int) throws(TransformError) -> String {
-        guard let text = String(validating: value, as: UTF8.self) else {
+        guard let text = UTF8Text.string(value) else {
             throw TransformError("\(ldapValueName(position, count)) is not valid UTF-8 text", offset: firstInvalidUTF8Offset(value))
         }
         return text

@@ -199,11 +199,17 @@ public enum UserEvaluation {
     }
 
     private static func create(_ user: DirectoryUser, desired: Set<String>?, policy: SyncPolicy, plan: inout UserPlan) throws(EntryFailure) {
-        var values: [String: AppValue] = [:]
+        var values = [String: AppValue](minimumCapacity: policy.attributes.count)
+        plan.attributeChanges.reserveCapacity(policy.attributes.count)
         for attribute in policy.attributes where attribute.direction.flowsToApp {
-            let value = try appValue(user, attribute)
+            let ldapValues = user.values[attribute.ldap]
+            let value: AppValue
+            do { value = try ValueMapping.appValue(ldapValues, for: attribute) } catch {
+                throw EntryFailure(key: user.key, dn: user.dn, message: error.description)
+            }
             values[attribute.column] = value
-            plan.agreed[attribute.ldap] = user.values[attribute.ldap] ?? []
+            // plan.agreed starts as user.values: only an absent attribute needs its entry.
+            if ldapValues == nil { plan.agreed[attribute.ldap] = [] }
             if value != .null {
                 plan.attributeChanges.append(AttributeChange(attribute: attribute.ldap, column: attribute.column, old: "(none)",
                                                              new: policy.explain ? ValueMapping.display(value, for: attribute) : "",
@@ -341,7 +347,7 @@ public enum UserEvaluation {
                                        old: display(current), new: display(target), isReset: isReset)
         }
         let fold = { (value: [UInt8]) -> [UInt8] in
-            guard attribute.caseInsensitive, let text = String(validating: value, as: UTF8.self) else { return value }
+            guard attribute.caseInsensitive, let text = UTF8Text.string(value) else { return value }
             return Array(text.lowercased().utf8)
         }
         let currentKeys = Set(current.map(fold))
@@ -371,14 +377,6 @@ public enum UserEvaluation {
         }
         if plan.writes { plan.action = .vanished }
         return plan
-    }
-
-    private static func appValue(_ user: DirectoryUser, _ attribute: MappedAttribute) throws(EntryFailure) -> AppValue {
-        do {
-            return try ValueMapping.appValue(user.values[attribute.ldap], for: attribute)
-        } catch {
-            throw EntryFailure(key: user.key, dn: user.dn, message: error.description)
-        }
     }
 
     private static func addGroups(_ groups: Set<String>, to plan: inout UserPlan, key: String) {

@@ -46,7 +46,7 @@ public enum ValueMapping {
     }
 
     private static func text(_ value: [UInt8], _ attribute: MappedAttribute) throws(ValueError) -> String {
-        guard let text = String(validating: value, as: UTF8.self) else {
+        guard let text = UTF8Text.string(value) else {
             throw ValueError(attribute: attribute.ldap,
                              message: "a value is not valid UTF-8 text (\(value.count) bytes); map it with binary: true if it is binary data")
         }
@@ -117,7 +117,7 @@ public enum ValueMapping {
     }
 
     private static func foldBytes(_ value: [UInt8]) -> [UInt8] {
-        guard let text = String(validating: value, as: UTF8.self) else { return value }
+        guard let text = UTF8Text.string(value) else { return value }
         return Array(text.lowercased().utf8)
     }
 

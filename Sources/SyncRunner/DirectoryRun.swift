@@ -637,7 +637,8 @@ final class DirectoryRun {
     /// The group as read, and where its member list continues when the server sent only
     /// its first range (AD: `member;range=0-1499`); nil when the list is whole.
     private func groupRecord(_ entry: borrowing EntryView, members: AttributeName, scope: GroupScope) throws -> (GroupRecord, next: Int?) {
-        let name = entry.values(of: "cn")?.first.flatMap { String(validating: $0, as: UTF8.self) } ?? entry.dn
+        let dn = entry.dn
+        let name = entry.values(of: "cn")?.first.flatMap { UTF8Text.string($0) } ?? dn
         var references: Set<MemberReference> = []
         var next: Int?
         // Every option form of the members attribute: plain, or a range.
@@ -645,19 +646,29 @@ final class DirectoryRun {
             let attribute = entry.name(at: index)
             guard attribute.type == members else { continue }
             if let range = attribute.range, let high = range.high { next = max(next ?? 0, high + 1) }
-            references.formUnion(memberReferences(entry.values(at: index), scope: scope))
+            references.reserveCapacity(references.count + entry.valueCount(at: index))
+            // Straight from the entry's bytes: no copy of each value, no String for a plain DN.
+            entry.forEachValue(at: index) { value in
+                switch scope.members {
+                case .memberUid: if let text = UTF8Text.string(value) { references.insert(.key(text)) }
+                case .uniqueMember:
+                    if let text = UTF8Text.string(value), let key = try? DNKey.make(uniqueMember: text) { references.insert(.dn(key)) }
+                case .member, .memberOf: if let key = DNKey.make(utf8: value) { references.insert(.dn(key)) }
+                }
+            }
         }
-        return (GroupRecord(dn: entry.dn, name: name, members: references, timestamp: timestamp(entry)), next)
+        return (GroupRecord(dn: dn, name: name, members: references, timestamp: timestamp(entry)), next)
     }
 
     private func memberReferences(_ values: [[UInt8]], scope: GroupScope) -> Set<MemberReference> {
         var references: Set<MemberReference> = []
+        references.reserveCapacity(values.count)
         for value in values {
-            guard let text = String(validating: value, as: UTF8.self) else { continue }
             switch scope.members {
-            case .memberUid: references.insert(.key(text))
-            case .uniqueMember: if let key = try? DNKey.make(uniqueMember: text) { references.insert(.dn(key)) }
-            case .member, .memberOf: if let key = try? DNKey.make(text) { references.insert(.dn(key)) }
+            case .memberUid: if let text = UTF8Text.string(value) { references.insert(.key(text)) }
+            case .uniqueMember:
+                if let text = UTF8Text.string(value), let key = try? DNKey.make(uniqueMember: text) { references.insert(.dn(key)) }
+            case .member, .memberOf: if let key = value.withUnsafeBytes({ DNKey.make(utf8: $0) }) { references.insert(.dn(key)) }
             }
         }
         return references
@@ -802,8 +813,8 @@ final class DirectoryRun {
     /// key or its DN cannot be parsed.
     private func directoryUser(_ entry: borrowing EntryView, recordKey: Bool = false) -> DirectoryUser? {
         let dn = entry.dn
-        guard let id = entry.values(of: directory.users.id)?.first, !id.isEmpty else {
-            let key = entry.values(of: directory.users.key)?.first.flatMap { String(validating: $0, as: UTF8.self) }
+        guard let id = entry.firstValue(of: directory.users.id), !id.isEmpty else {
+            let key = entry.firstValue(of: directory.users.key).flatMap { UTF8Text.string($0) }
             if let key {
                 keysWithoutID.insert(key)
                 if recordKey { keysInScope.insert(Digest(key)) }
@@ -811,8 +822,8 @@ final class DirectoryRun {
             fail(.entryInvalid, id: nil, key: key, dn: dn, "the entry has no \(directory.users.id) (the id attribute); it cannot be tracked")
             return nil
         }
-        guard let keyBytes = entry.values(of: directory.users.key)?.first,
-              let key = String(validating: keyBytes, as: UTF8.self), !key.isEmpty else {
+        guard let keyBytes = entry.firstValue(of: directory.users.key),
+              let key = UTF8Text.string(keyBytes), !key.isEmpty else {
             fail(.entryInvalid, id: id, key: nil, dn: dn, "the entry (\(directory.users.id) \(EntryIDDisplay.text(id, attribute: directory.users.id))) has no usable \(directory.users.key) (the key attribute)")
             return nil
         }
@@ -823,8 +834,21 @@ final class DirectoryRun {
             fail(.entryInvalid, id: id, key: key, dn: dn, "the DN cannot be parsed: \(error)")
             return nil
         }
-        guard noteTimestamp(entry, dn: dn, id: id, key: key) else { return nil }
-        var values: [AttributeName: [[UInt8]]] = [:]
+        // What noteTimestamp(_:dn:id:key:) does, with the parsed time kept for the user
+        // (the entry's timestamp is parsed once).
+        var time: Timestamp?
+        if let value = entry.firstValue(of: directory.timestamp.attribute) {
+            do {
+                let parsed = try Timestamp(generalizedTimeBytes: value)
+                newestSeen = max(newestSeen ?? parsed, parsed)
+                time = parsed
+            } catch {
+                holdCursor = true
+                fail(.entryInvalid, id: id, key: key, dn: dn, "\(directory.timestamp.attribute) \(error); the cursor is not advanced past it")
+                return nil
+            }
+        }
+        var values = [AttributeName: [[UInt8]]](minimumCapacity: configuration.attributes.count + 1)
         for attribute in configuration.attributes {
             if let list = entry.values(of: attribute.ldap) { values[attribute.ldap] = list }
         }
@@ -834,10 +858,10 @@ final class DirectoryRun {
         var memberOf: [String] = []
         if directory.groups?.members == .memberOf {
             for value in entry.values(of: "memberOf") ?? [] {
-                if let text = String(validating: value, as: UTF8.self), let key = try? DNKey.make(text) { memberOf.append(key) }
+                if let key = value.withUnsafeBytes({ DNKey.make(utf8: $0) }) { memberOf.append(key) }
             }
         }
-        return DirectoryUser(id: id, dn: dn, dnKey: dnKey, key: key, values: values, memberOf: memberOf, timestamp: timestamp(entry))
+        return DirectoryUser(id: id, dn: dn, dnKey: dnKey, key: key, values: values, memberOf: memberOf, timestamp: time)
     }
 
     /// Records the entry's server timestamp for the cursor. An unparseable one is an

@@ -12,6 +12,20 @@ enum StateRecords {
 
     static func encode(_ snapshot: UserSnapshot) -> [UInt8] {
         var writer = ByteWriter(capacity: 256)
+        write(snapshot, to: &writer)
+        return writer.bytes
+    }
+
+    /// A staged snapshot: the tag byte 1, then the record of ``encode(_:)-(UserSnapshot)``,
+    /// built in one buffer.
+    static func encodeStaged(_ snapshot: UserSnapshot) -> [UInt8] {
+        var writer = ByteWriter(capacity: 256)
+        writer.writeByte(1)
+        write(snapshot, to: &writer)
+        return writer.bytes
+    }
+
+    private static func write(_ snapshot: UserSnapshot, to writer: inout ByteWriter) {
         writer.writeByte(version)
         writer.writeLengthPrefixed(snapshot.dn)
         writer.writeLengthPrefixed(snapshot.dnKey)
@@ -20,7 +34,6 @@ enum StateRecords {
         writer.writeCount(snapshot.memberOf.count)
         for group in snapshot.memberOf { writer.writeLengthPrefixed(group) }
         writeTimestamp(snapshot.timestamp, to: &writer)
-        return writer.bytes
     }
 
     static func decodeUser(_ bytes: [UInt8]) throws(RecordDecodingError) -> UserSnapshot {
@@ -35,6 +48,25 @@ enum StateRecords {
         let timestamp = try readTimestamp(&reader)
         try reader.expectEnd()
         return UserSnapshot(dn: dn, dnKey: dnKey, key: key, values: values, memberOf: memberOf, timestamp: timestamp)
+    }
+
+    /// Where a user record's DN key and app key are (byte ranges of `bytes`), after the
+    /// same checks as ``decodeUser(_:)`` (the same error for a damaged record), without
+    /// building the snapshot: the state commit only needs these two to index the record.
+    static func userIndexKeys(_ bytes: [UInt8]) throws(RecordDecodingError) -> (dnKey: Range<Int>, key: Range<Int>) {
+        var reader = ByteReader(bytes)
+        try expectVersion(&reader)
+        _ = try reader.skipLengthPrefixed(utf8: true)
+        let dnKey = try reader.skipLengthPrefixed(utf8: true)
+        let key = try reader.skipLengthPrefixed(utf8: true)
+        for _ in 0..<(try reader.readCount(minimumItemSize: 2)) {
+            _ = try reader.skipLengthPrefixed(utf8: true)
+            for _ in 0..<(try reader.readCount()) { _ = try reader.skipLengthPrefixed() }
+        }
+        for _ in 0..<(try reader.readCount()) { _ = try reader.skipLengthPrefixed(utf8: true) }
+        _ = try readTimestamp(&reader)
+        try reader.expectEnd()
+        return (dnKey, key)
     }
 
     // MARK: Groups
@@ -271,11 +303,14 @@ enum StateRecords {
     }
 
     private static func readValues(_ reader: inout ByteReader) throws(RecordDecodingError) -> [AttributeName: [[UInt8]]] {
-        var values: [AttributeName: [[UInt8]]] = [:]
-        for _ in 0..<(try reader.readCount(minimumItemSize: 2)) {
+        let count = try reader.readCount(minimumItemSize: 2)
+        var values = [AttributeName: [[UInt8]]](minimumCapacity: count)
+        for _ in 0..<count {
             let name = AttributeName(try reader.readLengthPrefixedString())
+            let listCount = try reader.readCount()
             var list: [[UInt8]] = []
-            for _ in 0..<(try reader.readCount()) { list.append(try reader.readLengthPrefixedBytes()) }
+            list.reserveCapacity(listCount)
+            for _ in 0..<listCount { list.append(try reader.readLengthPrefixedBytes()) }
             values[name] = list
         }
         return values
@@ -467,8 +502,9 @@ enum AppChangeRecords {
     }
 
     private static func readValues(_ reader: inout ByteReader) throws(RecordDecodingError) -> [String: AppValue] {
-        var values: [String: AppValue] = [:]
-        for _ in 0..<(try reader.readCount(minimumItemSize: 2)) {
+        let count = try reader.readCount(minimumItemSize: 2)
+        var values = [String: AppValue](minimumCapacity: count)
+        for _ in 0..<count {
             let column = try reader.readLengthPrefixedString()
             switch try reader.readByte() {
             case 0: values[column] = .null

@@ -289,10 +289,14 @@ final class SyncState {
     func stage(_ directory: String, users staged: [([UInt8], UserSnapshot?)]) throws {
         guard !staged.isEmpty else { return }
         let (staging, pending, _) = try scratch()
+        let prefix = Self.prefix(directory)
         try staging.write { txn in
+            var key = prefix
             for (id, snapshot) in staged {
-                let record: [UInt8] = snapshot.map { [1] + StateRecords.encode($0) } ?? [0]
-                try txn.put(record, forKey: Self.key(directory, id), in: pending)
+                let record: [UInt8] = snapshot.map { StateRecords.encodeStaged($0) } ?? [0]
+                key.removeSubrange(prefix.count...)
+                key += id
+                try txn.put(record, forKey: key, in: pending)
             }
         }
     }
@@ -636,24 +640,42 @@ final class SyncState {
     ///   snapshot being replaced (write-back values in doubt).
     private func applyStaged(_ directory: String, id: [UInt8], record: [UInt8], keepingPrevious: Set<AttributeName>? = nil,
                              _ txn: inout WriteTransaction) throws {
-        let old = try user(directory, id: id, txn)
-        if let old {
-            _ = try txn.delete(Self.key(directory, old.dnKey), in: userDNs)
-            _ = try txn.delete(Self.key(directory, old.key), in: userKeys)
-        }
-        guard record.first == 1 else {
-            _ = try txn.delete(Self.key(directory, id), in: users)
+        let userKey = Self.key(directory, id)
+        if let keepingPrevious, !keepingPrevious.isEmpty {
+            // Rare (completing a dead run's commit): the whole snapshots are needed.
+            let old = try user(directory, id: id, txn)
+            if let old {
+                _ = try txn.delete(Self.key(directory, old.dnKey), in: userDNs)
+                _ = try txn.delete(Self.key(directory, old.key), in: userKeys)
+            }
+            guard record.first == 1 else {
+                _ = try txn.delete(userKey, in: users)
+                return
+            }
+            var snapshot = try decode("staged user snapshot") { try StateRecords.decodeUser(Array(record.dropFirst())) }
+            snapshot = snapshot.keepingAgreed(keepingPrevious, from: old)
+            try txn.put(StateRecords.encode(snapshot), forKey: userKey, in: users)
+            try txn.put(id, forKey: Self.key(directory, snapshot.dnKey), in: userDNs)
+            try txn.put(id, forKey: Self.key(directory, snapshot.key), in: userKeys)
             return
         }
-        var body = Array(record.dropFirst())
-        var snapshot = try decode("staged user snapshot") { try StateRecords.decodeUser(body) }
-        if let keepingPrevious, !keepingPrevious.isEmpty {
-            snapshot = snapshot.keepingAgreed(keepingPrevious, from: old)
-            body = StateRecords.encode(snapshot)
+        // The staged bytes are the snapshot record itself: checked as decoding would, and
+        // stored as they are; only the two index keys are read from the records.
+        let prefix = Self.prefix(directory)
+        if let old = try txn.get(userKey, in: users) {
+            let keys = try decode("user snapshot") { try StateRecords.userIndexKeys(old) }
+            _ = try txn.delete(prefix + old[keys.dnKey], in: userDNs)
+            _ = try txn.delete(prefix + old[keys.key], in: userKeys)
         }
-        try txn.put(body, forKey: Self.key(directory, id), in: users)
-        try txn.put(id, forKey: Self.key(directory, snapshot.dnKey), in: userDNs)
-        try txn.put(id, forKey: Self.key(directory, snapshot.key), in: userKeys)
+        guard record.first == 1 else {
+            _ = try txn.delete(userKey, in: users)
+            return
+        }
+        let body = Array(record.dropFirst())
+        let keys = try decode("staged user snapshot") { try StateRecords.userIndexKeys(body) }
+        try txn.put(body, forKey: userKey, in: users)
+        try txn.put(id, forKey: prefix + body[keys.dnKey], in: userDNs)
+        try txn.put(id, forKey: prefix + body[keys.key], in: userKeys)
     }
 
     /// Sets or clears a directory's cursor (`ldapsync cursor set|clear`).
