@@ -21,9 +21,17 @@ struct Digest: Hashable, Sendable {
             var first = Hasher()
             var second = Hasher()
             second.combine(0x5A5A_5A5A_5A5A_5A5A as UInt64)
-            for byte in bytes {
-                first.combine(byte)
-                second.combine(byte)
+            // The whole buffer at once (one call instead of one per byte).
+            let contiguous = bytes.withContiguousStorageIfAvailable { buffer in
+                first.combine(bytes: UnsafeRawBufferPointer(buffer))
+                second.combine(bytes: UnsafeRawBufferPointer(buffer))
+            }
+            if contiguous == nil {
+                let copy = Array(bytes)
+                copy.withUnsafeBytes { buffer in
+                    first.combine(bytes: buffer)
+                    second.combine(bytes: buffer)
+                }
             }
             low = UInt64(bitPattern: Int64(first.finalize()))
             // The marker 0xFF in the last byte keeps hashed values apart from exact ones.
