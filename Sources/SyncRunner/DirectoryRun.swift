@@ -206,6 +206,9 @@ final class DirectoryRun {
             try state.stageGroups(directory.name, groupChanges.records)
             groupChanges.records = [:]
         }
+        // The group records just freed (and the staging transaction's pages) would stay
+        // resident through the user search: about 220 MB at 1,000,000 users.
+        HeapTrim.release()
         try readUsers(connection, since: limited ? nil : since, affected: groupChanges.affectedMembers)
         groupChanges.affectedMembers = []
         // Users gone from the directory are no group's members: the index without any.
@@ -304,6 +307,7 @@ final class DirectoryRun {
         memberships = MembershipIndex(policy: policy.groups, groups: [:])
         indexedGroups = nil
         state?.releaseMappedPages()
+        HeapTrim.release()
     }
 
     /// A run that died after preparing its commit (SPEC I1): if its app transaction
@@ -1022,7 +1026,10 @@ final class DirectoryRun {
     /// one batch of them.
     private func flushStaged() throws {
         flushes += 1
-        if flushes % 20 == 0 { state?.releaseMappedPages() }
+        if flushes % 20 == 0 {
+            state?.releaseMappedPages()
+            HeapTrim.release()
+        }
         if !options.dryRun, let state {
             try state.stage(directory.name, users: stagedBatch)
             if !appBatch.isEmpty {

@@ -1,0 +1,53 @@
+import Foundation
+@testable import SyncRunner
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A run's freed memory goes back to the system between phases (SPEC §13, bounded memory).
+@Suite struct HeapTrimTests {
+    /// How many of the whole pages inside [start, start + length) are resident (mincore).
+    private func residentPages(_ start: UnsafeMutableRawPointer, length: Int) -> (resident: Int, total: Int) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let first = (Int(bitPattern: start) + page - 1) / page * page
+        let end = (Int(bitPattern: start) + length) / page * page
+        guard end > first else { return (0, 0) }
+        var vector = [UInt8](repeating: 0, count: (end - first) / page)
+        guard mincore(UnsafeMutableRawPointer(bitPattern: first), end - first, &vector) == 0 else { return (0, 0) }
+        return (vector.filter { $0 & 1 != 0 }.count, vector.count)
+    }
+
+    @Test func freedHeapBlocksBetweenLiveOnesLeaveTheResidentSet() throws {
+        try #require(HeapTrim.isAvailable, "glibc's malloc_trim")
+        // 64 MB in 64 KB blocks (below glibc's mmap threshold: on the heap), each followed
+        // by a small block that stays allocated, so the freed space is not the heap's top
+        // and free() alone keeps it resident.
+        let count = 1_024
+        let size = 64 * 1024
+        var large: [UnsafeMutableRawPointer] = []
+        var pins: [UnsafeMutableRawPointer] = []
+        for _ in 0..<count {
+            let block = try #require(malloc(size))
+            memset(block, 0x5A, size)
+            large.append(block)
+            pins.append(try #require(malloc(32)))
+        }
+        defer { for pin in pins { free(pin) } }
+        // The interior pages of each block (its first and last page hold malloc's headers).
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let interiors = large.map { ($0 + page, size - 2 * page) }
+        let touched = interiors.map { residentPages($0.0, length: $0.1) }
+        #expect(touched.map(\.resident).reduce(0, +) == touched.map(\.total).reduce(0, +))
+        for block in large { free(block) }
+
+        HeapTrim.release()
+
+        // Reading the freed memory is not allowed; mincore only asks the kernel about it.
+        let after = interiors.map { residentPages($0.0, length: $0.1) }
+        let resident = after.map(\.resident).reduce(0, +)
+        let total = after.map(\.total).reduce(0, +)
+        // Another thread of the test process may reuse a few of the freed blocks meanwhile.
+        #expect(total > 0 && resident * 10 < total, "\(resident) of \(total) freed pages still resident")
+    }
+}
