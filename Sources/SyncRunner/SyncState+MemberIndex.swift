@@ -69,8 +69,13 @@ extension SyncState {
         let after = try new.map { bytes in try decode("group snapshot") { try StateRecords.decodeGroup(bytes) } }
         let removed = (before?.members ?? []).subtracting(after?.members ?? [])
         let added = (after?.members ?? []).subtracting(before?.members ?? [])
-        for member in removed { _ = try txn.delete(Self.memberIndexKey(prefix, member) + id, in: memberIndex) }
-        for member in added { try txn.put([], forKey: Self.memberIndexKey(prefix, member) + id, in: memberIndex) }
+        // In key order: neighbouring keys share pages.
+        for key in removed.map({ Self.memberIndexKey(prefix, $0) + id }).sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+            _ = try txn.delete(key, in: memberIndex)
+        }
+        for key in added.map({ Self.memberIndexKey(prefix, $0) + id }).sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+            try txn.put([], forKey: key, in: memberIndex)
+        }
         if let after {
             var writer = ByteWriter(capacity: after.dn.utf8.count + after.name.utf8.count + 8)
             writer.writeLengthPrefixed(after.dn)
@@ -107,10 +112,13 @@ extension SyncState {
             throw StateCorruption(what: "the staging area", reason: "not opened for this command")
         }
         let prefix = Self.prefix(directory)
+        var keys: [[UInt8]] = []
+        for (id, members) in groups {
+            for member in members { keys.append(Self.memberIndexKey(prefix, member) + id) }
+        }
+        keys.sort { $0.lexicographicallyPrecedes($1) }
         try staging.write { txn in
-            for (id, members) in groups {
-                for member in members { try txn.put([], forKey: Self.memberIndexKey(prefix, member) + id, in: pendingMembers) }
-            }
+            for key in keys { try txn.put([], forKey: key, in: pendingMembers) }
         }
         staging.releaseMappedPages()
     }
