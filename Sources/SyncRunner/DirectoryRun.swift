@@ -55,10 +55,16 @@ final class DirectoryRun {
     /// Stored manual conflicts by user key, and the changes to them this run makes.
     private var storedConflicts: [String: [ConflictRecord]] = [:]
     private var conflictChanges: [[UInt8]: ConflictRecord?] = [:]
-    /// Users decided in this run (fetched, re-read or vanished), by id.
+    /// Users decided in this run (fetched, re-read or vanished), by id, besides those in
+    /// `claimedKeys` (``isDecided(_:)``): failed and vanished ones. Kept apart so that
+    /// no set of every user duplicates the claims (SPEC §13: memory).
     private var decided: Set<Digest> = []
-    /// Full runs: every key in scope, to find managed app users never in the snapshot.
+    /// Full runs: keys in scope that no decided entry claims (``isInScope(_:)``), to find
+    /// managed app users never in the snapshot. A claimed key leaves it.
     private var keysInScope: Set<Digest> = []
+
+    private func isDecided(_ id: Digest) -> Bool { claimedKeys[id] != nil || decided.contains(id) }
+    private func isInScope(_ key: Digest) -> Bool { keyClaims[key] != nil || keysInScope.contains(key) }
     /// Keys of entries in scope that lack the id attribute: their app users are kept as
     /// they are, never taken for vanished ones (the entry is still there).
     private var keysWithoutID: Set<String> = []
@@ -751,7 +757,7 @@ final class DirectoryRun {
         }
         // A full run has decided every user in scope already.
         if since != nil { again.formUnion(try appEditedUserIDs()) }
-        again = again.filter { !decided.contains(Digest($0)) }
+        again = again.filter { !isDecided(Digest($0)) }
         try reread(connection, ids: Array(again))
     }
 
@@ -769,7 +775,7 @@ final class DirectoryRun {
             if checks % 20 == 0 { state.releaseMappedPages() }
             let snapshots = try state.users(directory.name, appKeys: batch.map(\.key))
             for user in batch {
-                guard let (id, snapshot) = snapshots[user.key], !decided.contains(Digest(id)) else { continue }
+                guard let (id, snapshot) = snapshots[user.key], !isDecided(Digest(id)) else { continue }
                 if UserEvaluation.appDiffers(user, from: snapshot, policy: policy) { edited.insert(id) }
             }
             batch.removeAll(keepingCapacity: true)
@@ -914,7 +920,7 @@ final class DirectoryRun {
         for user in users {
             let id = Digest(user.id)
             let key = Digest(user.key)
-            guard !decided.contains(id) else { continue }
+            guard !isDecided(id) else { continue }
             if let holder = keyHolder(of: user, id: id, key: key, snapshotHolder: keyHolders[user.key]) {
                 fail(.entryInvalid, id: user.id, key: user.key, dn: user.dn,
                      "\(directory.users.key) \(user.key) is already the key of \(holder) (the app key names one entry); this entry is not synced until one of them changes")
@@ -922,7 +928,7 @@ final class DirectoryRun {
             }
             keyClaims[key] = id
             claimedKeys[id] = key
-            decided.insert(id)
+            keysInScope.remove(key)
             var snapshot = snapshots[user.id]
             if let record = inDoubt[user.id], var base = snapshot {
                 settleInDoubt(record, user: user, snapshot: &base)
@@ -1091,7 +1097,8 @@ final class DirectoryRun {
     private func unlistedUserIDs(_ connection: LDAPConnection, state: SyncState, since: Timestamp?) throws -> [[UInt8]] {
         var present: Set<Digest>?
         if since == nil {
-            present = decided
+            // A full run read every user in scope: the decided ones are present.
+            present = []
         } else if directory.deletions == .everyRun {
             CrashPoint.reach("before-deletion-listing")
             var listed: Set<Digest> = []
@@ -1118,7 +1125,7 @@ final class DirectoryRun {
         var goneIDs: [[UInt8]] = []
         try state.forEachUserID(directory.name) { id in
             let digest = Digest(id)
-            if !present.contains(digest), !decided.contains(digest) { goneIDs.append(id) }
+            if !present.contains(digest), !isDecided(digest) { goneIDs.append(id) }
         }
         return goneIDs
     }
@@ -1148,7 +1155,7 @@ final class DirectoryRun {
             listing.advance()
             summary.tombstonesRead += 1
             noteTimestamp(entry, dn: entry.dn)
-            if let id = entry.values(of: directory.users.id)?.first, !decided.contains(Digest(id)) { deleted.append(id) }
+            if let id = entry.values(of: directory.users.id)?.first, !isDecided(Digest(id)) { deleted.append(id) }
         }
         logger.debug("deletions: tombstones read", metadata: ["ldap.dn": "\(base)", "sync.tombstones": "\(summary.tombstonesRead)"])
         return deleted
@@ -1190,7 +1197,7 @@ final class DirectoryRun {
                                     filter: Filter.greaterOrEqual(directory.timestamp.attribute, pattern.format(since)),
                                     attributes: [directory.users.id.description], pageSize: directory.pageSize)
         try connection.search(request) { entry in
-            if let id = entry.values(of: directory.users.id)?.first, !decided.contains(Digest(id)) { changed.append(id) }
+            if let id = entry.values(of: directory.users.id)?.first, !isDecided(Digest(id)) { changed.append(id) }
         }
         var candidates: [[UInt8]] = []
         for start in stride(from: 0, to: changed.count, by: 1000) {
@@ -1199,7 +1206,7 @@ final class DirectoryRun {
             candidates += chunk.filter { known[$0] != nil }
         }
         try reread(connection, ids: candidates)
-        return candidates.filter { !decided.contains(Digest($0)) }
+        return candidates.filter { !isDecided(Digest($0)) }
     }
 
     /// On a full run: managed app users whose key no LDAP user in scope has (for example
@@ -1207,7 +1214,7 @@ final class DirectoryRun {
     private func findManagedUsersOutsideScope() throws {
         var orphans: [AppUser] = []
         try app.forEachManagedUser { user in
-            if !keysInScope.contains(Digest(user.key)), !vanishedKeys.contains(user.key) { orphans.append(user) }
+            if !isInScope(Digest(user.key)), !vanishedKeys.contains(user.key) { orphans.append(user) }
         }
         let known = Set(orphans.map(\.key))
         guard !known.isEmpty else { return }
