@@ -480,6 +480,7 @@ final class DirectoryRun {
         func flushMembers() throws {
             try state?.stageMembers(directory.name, membersToStage.map { ($0.key, $0.value.members) })
             try state?.stageGroups(directory.name, membersToStage)
+            state?.releaseMappedPages()
             membersToStage.removeAll(keepingCapacity: true)
             membersToStageCount = 0
         }

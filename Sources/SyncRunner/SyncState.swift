@@ -182,9 +182,14 @@ final class SyncState {
     /// Every snapshot user's id, in order, without decoding the snapshots.
     func forEachUserID(_ directory: String, _ body: ([UInt8]) throws -> Void) throws {
         let prefix = Self.prefix(directory)
+        var count = 0
         try environment.read { txn in
             try txn.forEach(in: users, range: .prefix(prefix)) { key, _ in
                 try body(Array(key.dropFirst(prefix.count)))
+                // Walking every snapshot would otherwise leave the whole map resident
+                // (SPEC §13); the pages stay in the page cache.
+                count += 1
+                if count % 50_000 == 0 { environment.releaseMappedPages() }
                 return .continue
             }
         }
