@@ -56,15 +56,15 @@ final class DirectoryRun {
     private var storedConflicts: [String: [ConflictRecord]] = [:]
     private var conflictChanges: [[UInt8]: ConflictRecord?] = [:]
     /// Users decided in this run (fetched, re-read or vanished), by id, besides those in
-    /// `claimedKeys` (``isDecided(_:)``): failed and vanished ones. Kept apart so that
+    /// `claims` (``isDecided(_:)``): failed and vanished ones. Kept apart so that
     /// no set of every user duplicates the claims (SPEC §13: memory).
     private var decided: Set<Digest> = []
     /// Full runs: keys in scope that no decided entry claims (``isInScope(_:)``), to find
     /// managed app users never in the snapshot. A claimed key leaves it.
     private var keysInScope: Set<Digest> = []
 
-    private func isDecided(_ id: Digest) -> Bool { claimedKeys[id] != nil || decided.contains(id) }
-    private func isInScope(_ key: Digest) -> Bool { keyClaims[key] != nil || keysInScope.contains(key) }
+    private func isDecided(_ id: Digest) -> Bool { claims.key(claimedBy: id) != nil || decided.contains(id) }
+    private func isInScope(_ key: Digest) -> Bool { claims.id(claiming: key) != nil || keysInScope.contains(key) }
     /// Keys of entries in scope that lack the id attribute: their app users are kept as
     /// they are, never taken for vanished ones (the entry is still there).
     private var keysWithoutID: Set<String> = []
@@ -72,8 +72,7 @@ final class DirectoryRun {
     private var vanishedKeys: Set<String> = []
     /// The entry each app key belongs to in this run, and each decided id's key: a key
     /// names one entry only (see `keyHolder`).
-    private var keyClaims: [Digest: Digest] = [:]
-    private var claimedKeys: [Digest: Digest] = [:]
+    private var claims = ClaimTable()
     private var stagedBatch: [([UInt8], UserSnapshot?)] = []
     /// Batches staged so far (every 20th releases the mapped state pages).
     private var flushes = 0
@@ -308,8 +307,7 @@ final class DirectoryRun {
     private func releaseDecisionState() {
         decided = []
         keysInScope = []
-        keyClaims = [:]
-        claimedKeys = [:]
+        claims = ClaimTable()
         memberships = MembershipIndex(policy: policy.groups, groups: [:])
         indexedGroups = nil
         state?.releaseMappedPages()
@@ -927,8 +925,7 @@ final class DirectoryRun {
                      "\(directory.users.key) \(user.key) is already the key of \(holder) (the app key names one entry); this entry is not synced until one of them changes")
                 continue
             }
-            keyClaims[key] = id
-            claimedKeys[id] = key
+            claims.claim(key: key, id: id)
             keysInScope.remove(key)
             var snapshot = snapshots[user.id]
             if let record = inDoubt[user.id], var base = snapshot {
@@ -967,9 +964,9 @@ final class DirectoryRun {
     /// Two entries with one key would otherwise write one app row from two entries.
     /// - Parameters: id, key: the digests of the user's id and key.
     private func keyHolder(of user: DirectoryUser, id: Digest, key: Digest, snapshotHolder: ([UInt8], UserSnapshot)?) -> String? {
-        if let claim = keyClaims[key], claim != id { return claimantDN(of: user, claim: claim) }
+        if let claim = claims.id(claiming: key), claim != id { return claimantDN(of: user, claim: claim) }
         guard let (holder, snapshot) = snapshotHolder, holder != user.id else { return nil }
-        if let claimed = claimedKeys[Digest(holder)], claimed != key { return nil }
+        if let claimed = claims.key(claimedBy: Digest(holder)), claimed != key { return nil }
         return snapshot.dn
     }
 

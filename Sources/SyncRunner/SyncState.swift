@@ -524,7 +524,10 @@ final class SyncState {
         // one transaction: until then the in-flight record says the commit is unfinished.
         try forEachStagedChunk(staging, pending, prefix: prefix, chunk: Self.commitChunk) { records in
             try environment.write { txn in
-                for (key, record) in records {
+                for (index, (key, record)) in records.enumerated() {
+                    // Puts in id order touch pages all over the map: drop them as we go
+                    // (clean pages of the read-only map; dirty ones are LMDB's copies).
+                    if index % 2_000 == 1_999 { environment.releaseMappedPages() }
                     let id = Array(key.dropFirst(prefix.count))
                     // Completing a dead run: what it wrote back may not have reached LDAP.
                     let keeping = recovering == nil ? nil : stagedInDoubt[id].map { Set($0.values.keys) }
@@ -610,7 +613,8 @@ final class SyncState {
             }
             guard let last = batch.last else { return }
             try environment.write { txn in
-                for (key, value) in batch {
+                for (index, (key, value)) in batch.enumerated() {
+                    if index % 20 == 19 { environment.releaseMappedPages() }
                     let id = Array(key.dropFirst(groupPrefix.count))
                     let body: [UInt8]? = value.first == 1 ? Array(value.dropFirst()) : nil
                     try updateMemberIndex(directory, id: id, old: txn.get(Self.key(directory, id), in: groups), new: body, &txn)

@@ -47,7 +47,8 @@ import Glibc
         let after = interiors.map { residentPages($0.0, length: $0.1) }
         let resident = after.map(\.resident).reduce(0, +)
         let total = after.map(\.total).reduce(0, +)
-        // Another thread of the test process may reuse a few of the freed blocks meanwhile.
-        #expect(total > 0 && resident * 10 < total, "\(resident) of \(total) freed pages still resident")
+        // Other tests' threads in this process may reuse freed blocks meanwhile (CI saw
+        // more than a tenth reused); without the trim every page stays resident.
+        #expect(total > 0 && resident * 2 < total, "\(resident) of \(total) freed pages still resident")
     }
 }
