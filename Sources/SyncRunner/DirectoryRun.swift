@@ -29,7 +29,7 @@ final class DirectoryRun {
     private var stagedAppChanges = 0
     private var policy = SyncPolicy(attributes: [])
     private var memberships = MembershipIndex(policy: .none, groups: [:])
-    /// Incremental runs with a complete member index (``prepareMemberships(for:)``).
+    /// Runs with a complete member index (``prepareMemberships(for:)``).
     private var indexedGroups: IndexedGroups?
     private var pattern: TimestampPattern = .openldap
     /// The newest server timestamp seen in this run.
@@ -592,9 +592,9 @@ final class DirectoryRun {
         return changes
     }
 
-    /// An incremental run's groups when the member index is complete: the index of the
-    /// groups without members, the DN keys of the unchanged ones by id, and the members
-    /// of the changed ones (whose stored index entries are out of date until the commit).
+    /// A run's groups when the member index is complete: the index of the groups without
+    /// members, the DN keys of the unchanged ones by id, and the changed ones (whose stored
+    /// index entries are out of date until the commit): staged, or in memory in a dry run.
     struct IndexedGroups {
         var base: MembershipIndex
         /// Unchanged groups: their stored index entries hold.
@@ -610,8 +610,8 @@ final class DirectoryRun {
         enum MemberKind { case dns, keys }
     }
 
-    /// Before a batch is decided (incremental runs with the member index): the index with
-    /// the memberships of these users only.
+    /// Before a batch is decided (runs with the member index): the index with the
+    /// memberships of these users only.
     private func prepareMemberships(for users: [DirectoryUser]) throws {
         guard let indexedGroups, let state else { return }
         var references: Set<MemberReference> = []
@@ -658,12 +658,7 @@ final class DirectoryRun {
             references.reserveCapacity(references.count + entry.valueCount(at: index))
             // Straight from the entry's bytes: no copy of each value, no String for a plain DN.
             entry.forEachValue(at: index) { value in
-                switch scope.members {
-                case .memberUid: if let text = UTF8Text.string(value) { references.insert(.key(text)) }
-                case .uniqueMember:
-                    if let text = UTF8Text.string(value), let key = try? DNKey.make(uniqueMember: text) { references.insert(.dn(key)) }
-                case .member, .memberOf: if let key = DNKey.make(utf8: value) { references.insert(.dn(key)) }
-                }
+                if let reference = memberReference(value, scope: scope) { references.insert(reference) }
             }
         }
         return (GroupRecord(dn: dn, name: name, members: references, timestamp: timestamp(entry)), next)
@@ -673,14 +668,18 @@ final class DirectoryRun {
         var references: Set<MemberReference> = []
         references.reserveCapacity(values.count)
         for value in values {
-            switch scope.members {
-            case .memberUid: if let text = UTF8Text.string(value) { references.insert(.key(text)) }
-            case .uniqueMember:
-                if let text = UTF8Text.string(value), let key = try? DNKey.make(uniqueMember: text) { references.insert(.dn(key)) }
-            case .member, .memberOf: if let key = value.withUnsafeBytes({ DNKey.make(utf8: $0) }) { references.insert(.dn(key)) }
-            }
+            if let reference = value.withUnsafeBytes({ memberReference($0, scope: scope) }) { references.insert(reference) }
         }
         return references
+    }
+
+    /// One member value as a reference (nil: not UTF-8, or not a DN where one is needed).
+    private func memberReference(_ value: UnsafeRawBufferPointer, scope: GroupScope) -> MemberReference? {
+        switch scope.members {
+        case .memberUid: UTF8Text.string(value).map { .key($0) }
+        case .uniqueMember: UTF8Text.string(value).flatMap { try? DNKey.make(uniqueMember: $0) }.map { .dn($0) }
+        case .member, .memberOf: DNKey.make(utf8: value).map { .dn($0) }
+        }
     }
 
     /// Groups gone since the snapshot: on a full run, those not seen; otherwise those an

@@ -33,29 +33,14 @@ extension SyncState {
                 environment.releaseMappedPages()
             }
         }
-        var after: [UInt8]? = nil
-        while true {
-            // Group by group, from where the last transaction stopped.
-            var batch: [([UInt8], [UInt8])] = []
-            var size = 0
-            try environment.read { txn in
-                let whole = KeyRange.prefix(prefix)
-                // The smallest key after the last one read is that key and a 0 byte.
-                let range = after.map { KeyRange(from: $0 + [0], to: whole.upperBound) } ?? whole
-                try txn.forEach(in: groups, range: range) { key, value in
-                    batch.append((key, value))
-                    size += value.count / 32 + 1
-                    return size >= chunk ? .stop : .continue
-                }
-            }
-            guard let last = batch.last else { break }
+        // A group record holds about 32 bytes a member: chunks of about `chunk` members.
+        try forEachChunk(environment, groups, prefix: prefix, chunk: chunk, maxBytes: chunk * 32) { batch in
             try environment.write { txn in
                 for (key, value) in batch {
                     try updateMemberIndex(directory, id: Array(key.dropFirst(prefix.count)), old: nil, new: value, &txn)
                 }
             }
             environment.releaseMappedPages()
-            after = last.0
         }
         try environment.write { txn in try txn.put([1], forKey: prefix, in: groupHeads) }
     }

@@ -522,7 +522,7 @@ final class SyncState {
         // Users, then the other parts, in transactions of `commitChunk` records each; the
         // cursor, the in-doubt records and the in-flight record's removal come last, in
         // one transaction: until then the in-flight record says the commit is unfinished.
-        try forEachStagedChunk(staging, pending, prefix: prefix, chunk: Self.commitChunk) { records in
+        try forEachChunk(staging, pending, prefix: prefix, chunk: Self.commitChunk) { records in
             try environment.write { txn in
                 for (index, (key, record)) in records.enumerated() {
                     // Puts in id order touch pages all over the map: drop them as we go
@@ -540,7 +540,7 @@ final class SyncState {
         CrashPoint.reach("mid-state-commit")
         try commitStagedGroups(directory, staging, pendingCommit)
         var cursor: [UInt8]?
-        try forEachStagedChunk(staging, pendingCommit, prefix: prefix, chunk: Self.commitChunk) { records in
+        try forEachChunk(staging, pendingCommit, prefix: prefix, chunk: Self.commitChunk) { records in
             try environment.write { txn in
                 for (key, value) in records {
                     guard let tag = key.dropFirst(prefix.count).first, let part = Part(rawValue: tag) else {
@@ -598,20 +598,7 @@ final class SyncState {
     /// transaction's dirty pages. Idempotent, like the rest of the commit.
     private func commitStagedGroups(_ directory: String, _ staging: Environment, _ pendingCommit: Database) throws {
         let groupPrefix = Self.partKey(directory, .group)
-        let whole = KeyRange.prefix(groupPrefix)
-        var after: [UInt8]?
-        while true {
-            var batch: [([UInt8], [UInt8])] = []
-            var weight = 0
-            try staging.read { txn in
-                let range = after.map { KeyRange(from: $0 + [0], to: whole.upperBound) } ?? whole
-                try txn.forEach(in: pendingCommit, range: range) { key, value in
-                    batch.append((key, value))
-                    weight += value.count / 32 + 1
-                    return weight >= 50_000 ? .stop : .continue
-                }
-            }
-            guard let last = batch.last else { return }
+        try forEachChunk(staging, pendingCommit, prefix: groupPrefix, chunk: Self.commitChunk, maxBytes: 50_000 * 32) { batch in
             try environment.write { txn in
                 for (index, (key, value)) in batch.enumerated() {
                     if index % 20 == 19 { environment.releaseMappedPages() }
@@ -624,22 +611,21 @@ final class SyncState {
             }
             environment.releaseMappedPages()
             staging.releaseMappedPages()
-            after = last.0
         }
     }
 
-    /// Calls `body` with every staged record of the directory, read from the staging
-    /// area 1,000 at a time (memory holds a chunk, not the run).
-    /// Calls `body` with the staged records of the directory, `chunk` at a time, read
-    /// from the staging area 1,000 at a time (memory holds a chunk, not the run).
-    private func forEachStagedChunk(_ staging: Environment, _ db: Database, prefix: [UInt8], chunk size: Int,
-                                    _ body: ([([UInt8], [UInt8])]) throws -> Void) throws {
+
+    /// Calls `body` with the records under `prefix` in `db` of `environment`, `chunk` at a
+    /// time or fewer when their values reach `maxBytes`, read 1,000 at a time (memory
+    /// holds a chunk, not the run).
+    func forEachChunk(_ environment: Environment, _ db: Database, prefix: [UInt8], chunk size: Int,
+                      maxBytes: Int = 16 << 20, _ body: ([([UInt8], [UInt8])]) throws -> Void) throws {
         let all = KeyRange.prefix(prefix)
         var from = all.lowerBound
         var pending: [([UInt8], [UInt8])] = []
         var pendingBytes = 0
         while true {
-            let chunk: [([UInt8], [UInt8])] = try staging.read { scratchTxn in
+            let chunk: [([UInt8], [UInt8])] = try environment.read { scratchTxn in
                 var chunk: [([UInt8], [UInt8])] = []
                 try scratchTxn.forEach(in: db, range: KeyRange(from: from, to: all.upperBound)) { key, value in
                     chunk.append((key, value))
@@ -650,8 +636,8 @@ final class SyncState {
             for record in chunk {
                 pending.append(record)
                 pendingBytes += record.1.count
-                // Group records can be megabytes each: a chunk is also cut at 16 MB.
-                if pending.count >= size || pendingBytes >= 16 << 20 {
+                // Group records can be megabytes each: a chunk is also cut by bytes.
+                if pending.count >= size || pendingBytes >= maxBytes {
                     try body(pending)
                     pending.removeAll(keepingCapacity: true)
                     pendingBytes = 0
