@@ -20,9 +20,24 @@ import Glibc
 
     @Test func freedHeapBlocksBetweenLiveOnesLeaveTheResidentSet() throws {
         try #require(HeapTrim.isAvailable, "glibc's malloc_trim")
-        // 64 MB in 64 KB blocks (below glibc's mmap threshold: on the heap), each followed
-        // by a small block that stays allocated, so the freed space is not the heap's top
-        // and free() alone keeps it resident.
+        // Other tests' threads in this process may reuse the freed blocks between the trim
+        // and the count (CI saw more than half reused once, on a busy machine): a few
+        // attempts, any of which passes. Without the trim every page stays resident in
+        // every attempt, so the test still fails when the trim does nothing.
+        var outcomes: [String] = []
+        for _ in 0..<5 {
+            let (resident, total) = try freeBlocksAndTrim()
+            if total > 0 && resident * 2 < total { return }
+            outcomes.append("\(resident) of \(total)")
+        }
+        Issue.record("freed pages still resident after the trim, in every attempt: \(outcomes.joined(separator: ", "))")
+    }
+
+    /// Allocates 64 MB in 64 KB blocks (below glibc's mmap threshold: on the heap), each
+    /// followed by a small block that stays allocated, so the freed space is not the heap's
+    /// top and free() alone keeps it resident; frees them, trims, and counts how many of
+    /// their interior pages are still resident.
+    private func freeBlocksAndTrim() throws -> (resident: Int, total: Int) {
         let count = 1_024
         let size = 64 * 1024
         var large: [UnsafeMutableRawPointer] = []
@@ -45,10 +60,6 @@ import Glibc
 
         // Reading the freed memory is not allowed; mincore only asks the kernel about it.
         let after = interiors.map { residentPages($0.0, length: $0.1) }
-        let resident = after.map(\.resident).reduce(0, +)
-        let total = after.map(\.total).reduce(0, +)
-        // Other tests' threads in this process may reuse freed blocks meanwhile (CI saw
-        // more than a tenth reused); without the trim every page stays resident.
-        #expect(total > 0 && resident * 2 < total, "\(resident) of \(total) freed pages still resident")
+        return (after.map(\.resident).reduce(0, +), after.map(\.total).reduce(0, +))
     }
 }
