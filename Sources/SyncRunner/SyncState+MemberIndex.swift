@@ -103,7 +103,12 @@ extension SyncState {
         }
         keys.sort { $0.lexicographicallyPrecedes($1) }
         try staging.write { txn in
-            for key in keys { try txn.put([], forKey: key, in: pendingMembers) }
+            // The keys are spread over the whole tree: each put reads (to copy) a leaf
+            // through the map. Released as they go, they do not all stay resident.
+            for (index, key) in keys.enumerated() {
+                if index % 2_000 == 1_999 { staging.releaseMappedPages() }
+                try txn.put([], forKey: key, in: pendingMembers)
+            }
         }
         staging.releaseMappedPages()
     }
