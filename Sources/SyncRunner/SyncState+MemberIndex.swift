@@ -54,11 +54,15 @@ extension SyncState {
         let after = try new.map { bytes in try decode("group snapshot") { try StateRecords.decodeGroup(bytes) } }
         let removed = (before?.members ?? []).subtracting(after?.members ?? [])
         let added = (after?.members ?? []).subtracting(before?.members ?? [])
-        // In key order: neighbouring keys share pages.
-        for key in removed.map({ Self.memberIndexKey(prefix, $0) + id }).sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+        // In key order: neighbouring keys share pages. A large group's members are spread
+        // over the whole index, whose leaves are read (to be copied) through the map: the
+        // pages are released as they go, not all kept resident until the commit's end.
+        for (index, key) in removed.map({ Self.memberIndexKey(prefix, $0) + id }).sorted(by: { $0.lexicographicallyPrecedes($1) }).enumerated() {
+            if index % 2_000 == 1_999 { environment.releaseMappedPages() }
             _ = try txn.delete(key, in: memberIndex)
         }
-        for key in added.map({ Self.memberIndexKey(prefix, $0) + id }).sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+        for (index, key) in added.map({ Self.memberIndexKey(prefix, $0) + id }).sorted(by: { $0.lexicographicallyPrecedes($1) }).enumerated() {
+            if index % 2_000 == 1_999 { environment.releaseMappedPages() }
             try txn.put([], forKey: key, in: memberIndex)
         }
         if let after {

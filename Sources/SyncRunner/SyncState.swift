@@ -346,20 +346,23 @@ final class SyncState {
     }
 
     /// Drops what an earlier run staged but never committed (or what a finished commit
-    /// has moved into place). In transactions of 5,000 records, with the mapped pages
-    /// released between them: deleting reads (and copies) every staged leaf through the
-    /// map, which would otherwise count in the resident size at the end of a big run
-    /// (chunks of 50,000 made the largest resident set of a 1M run, 160 MB of the map).
-    /// `mdb_drop` is no better: LMDB 0.9.24 reads every leaf as well.
+    /// has moved into place), a few records a transaction with the mapped pages released
+    /// between them: deleting touches each leaf and each large value's first page through
+    /// the map, and the kernel maps up to 64 KB of cached file around every page touched
+    /// (fault-around), so that deleting 2,000 staged app-change batches at once made 128
+    /// MB of the map resident at the end of a 1M run. Small records go 5,000 at a time,
+    /// the large ones (app-change batches, group snapshots) 100. `mdb_drop` is no better:
+    /// LMDB 0.9.24 reads every leaf as well.
     func discardStaged(_ directory: String) throws {
         let (staging, pending, pendingApp, pendingCommit) = try scratchAll()
-        for db in [pending, pendingApp, pendingCommit] + (pendingMembers.map { [$0] } ?? []) {
+        let databases = [(pending, 5_000), (pendingApp, 100), (pendingCommit, 100)] + (pendingMembers.map { [($0, 5_000)] } ?? [])
+        for (db, limit) in databases {
             while true {
                 let removed = try staging.write { txn in
-                    try txn.removeAll(in: db, range: .prefix(Self.prefix(directory)), limit: 5_000)
+                    try txn.removeAll(in: db, range: .prefix(Self.prefix(directory)), limit: limit)
                 }
                 staging.releaseMappedPages()
-                if removed < 5_000 { break }
+                if removed < limit { break }
             }
         }
     }
@@ -412,21 +415,23 @@ final class SyncState {
         prefix(directory) + [part.rawValue] + bytes
     }
 
+    /// The key ranges of a directory's staged commit without its group snapshots (each
+    /// holds a group's whole member list: they are written and read on their own).
+    private static func rangesBesideGroups(_ directory: String) -> [KeyRange] {
+        let all = KeyRange.prefix(prefix(directory)), groups = KeyRange.prefix(partKey(directory, .group))
+        return [KeyRange(from: all.lowerBound, to: groups.lowerBound)] + (groups.upperBound.map { [KeyRange(from: $0, to: all.upperBound)] } ?? [])
+    }
+
     /// Stages the commit's parts and the write-back values that will be in doubt until
     /// the commit, replacing whatever parts were staged before.
     func stageCommit(_ commit: Commit, inDoubt records: [[UInt8]: InDoubtRecord]) throws {
         let directory = commit.directory
         let (staging, _, _, pendingCommit) = try scratchAll()
         func optional(_ bytes: [UInt8]?) -> [UInt8] { bytes.map { [1] + $0 } ?? [0] }
-        let groupTag = Self.partKey(directory, .group)
         try staging.write { txn in
             // Group snapshots staged early (``stageGroups(_:_:)``) stay: only the ranges
             // around them are cleared (visiting them would read every member list).
-            let all = KeyRange.prefix(Self.prefix(directory)), groups = KeyRange.prefix(groupTag)
-            _ = try txn.removeAll(in: pendingCommit, range: KeyRange(from: all.lowerBound, to: groups.lowerBound))
-            if let afterGroups = groups.upperBound {
-                _ = try txn.removeAll(in: pendingCommit, range: KeyRange(from: afterGroups, to: all.upperBound))
-            }
+            for range in Self.rangesBesideGroups(directory) { _ = try txn.removeAll(in: pendingCommit, range: range) }
             if let cursor = commit.cursor {
                 try txn.put(StateRecords.encode(cursor), forKey: Self.partKey(directory, .cursor), in: pendingCommit)
             }
@@ -560,7 +565,8 @@ final class SyncState {
         CrashPoint.reach("mid-state-commit")
         try commitStagedGroups(directory, staging, pendingCommit)
         var cursor: [UInt8]?
-        try forEachChunk(staging, pendingCommit, prefix: prefix, chunk: Self.commitChunk) { records in
+        // ``commitStagedGroups`` wrote the group snapshots: their member lists are not read again.
+        try forEachChunk(staging, pendingCommit, ranges: Self.rangesBesideGroups(directory), chunk: Self.commitChunk) { records in
             try environment.write { txn in
                 for (key, value) in records {
                     guard let tag = key.dropFirst(prefix.count).first, let part = Part(rawValue: tag) else {
@@ -640,31 +646,38 @@ final class SyncState {
     /// holds a chunk, not the run).
     func forEachChunk(_ environment: Environment, _ db: Database, prefix: [UInt8], chunk size: Int,
                       maxBytes: Int = 16 << 20, _ body: ([([UInt8], [UInt8])]) throws -> Void) throws {
-        let all = KeyRange.prefix(prefix)
-        var from = all.lowerBound
+        try forEachChunk(environment, db, ranges: [.prefix(prefix)], chunk: size, maxBytes: maxBytes, body)
+    }
+
+    /// ``forEachChunk(_:_:prefix:chunk:maxBytes:_:)`` over the records in `ranges`, in order.
+    func forEachChunk(_ environment: Environment, _ db: Database, ranges: [KeyRange], chunk size: Int,
+                      maxBytes: Int = 16 << 20, _ body: ([([UInt8], [UInt8])]) throws -> Void) throws {
         var pending: [([UInt8], [UInt8])] = []
         var pendingBytes = 0
-        while true {
-            let chunk: [([UInt8], [UInt8])] = try environment.read { scratchTxn in
-                var chunk: [([UInt8], [UInt8])] = []
-                try scratchTxn.forEach(in: db, range: KeyRange(from: from, to: all.upperBound)) { key, value in
-                    chunk.append((key, value))
-                    return chunk.count < 1_000 ? .continue : .stop
+        for all in ranges {
+            var from = all.lowerBound
+            while true {
+                let chunk: [([UInt8], [UInt8])] = try environment.read { scratchTxn in
+                    var chunk: [([UInt8], [UInt8])] = []
+                    try scratchTxn.forEach(in: db, range: KeyRange(from: from, to: all.upperBound)) { key, value in
+                        chunk.append((key, value))
+                        return chunk.count < 1_000 ? .continue : .stop
+                    }
+                    return chunk
                 }
-                return chunk
-            }
-            for record in chunk {
-                pending.append(record)
-                pendingBytes += record.1.count
-                // Group records can be megabytes each: a chunk is also cut by bytes.
-                if pending.count >= size || pendingBytes >= maxBytes {
-                    try body(pending)
-                    pending.removeAll(keepingCapacity: true)
-                    pendingBytes = 0
+                for record in chunk {
+                    pending.append(record)
+                    pendingBytes += record.1.count
+                    // Group records can be megabytes each: a chunk is also cut by bytes.
+                    if pending.count >= size || pendingBytes >= maxBytes {
+                        try body(pending)
+                        pending.removeAll(keepingCapacity: true)
+                        pendingBytes = 0
+                    }
                 }
+                guard let last = chunk.last?.0, chunk.count == 1_000 else { break }
+                from = last + [0]
             }
-            guard let last = chunk.last?.0, chunk.count == 1_000 else { break }
-            from = last + [0]
         }
         if !pending.isEmpty { try body(pending) }
     }
