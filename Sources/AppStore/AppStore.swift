@@ -39,6 +39,9 @@ public protocol AppStore: AnyObject {
     func forEachManagedUser(updatedSince: Timestamp?, _ body: (AppUser) throws -> Void) throws
     /// The number of managed users (for percentage safety limits).
     func managedUserCount() throws -> Int
+    /// Whether the store holds no user at all, managed or not: a first run into an empty
+    /// store has nobody to look up (nor any membership) while it decides.
+    func hasNoUsers() throws -> Bool
     /// For each of these users, its memberships among `groups` (users without any are
     /// absent from the result).
     func memberships(ofUsers keys: [String], in groups: Set<String>) throws -> [String: Set<String>]

@@ -130,6 +130,15 @@ public final class PostgresAppStore: AppStore {
         }
     }
 
+    public func hasNoUsers() throws -> Bool {
+        try entering {
+            let rows = try mapped("look for any user") {
+                try connection.query("SELECT NOT EXISTS (SELECT 1 FROM \(sql.users))", operation: "look for any user")
+            }
+            return rows.text(0, 0) == "t"
+        }
+    }
+
     public func memberships(ofUsers keys: [String], in groups: Set<String>) throws -> [String: Set<String>] {
         let wanted = Set(keys)
         let unique = wanted.filter { !$0.utf8.contains(0) }.sorted()

@@ -131,6 +131,12 @@ public final class SQLiteAppStore: AppStore {
         }
     }
 
+    public func hasNoUsers() throws -> Bool {
+        try reading("look for any user") { db in
+            try Bool.fetchOne(db, sql: "SELECT NOT EXISTS (SELECT 1 FROM \(sql.users))") ?? true
+        }
+    }
+
     /// Users are looked up in batches of ``lookupBatchSize``; up to that many groups are
     /// bound in the query, a larger group set is filtered after reading.
     public func memberships(ofUsers keys: [String], in groups: Set<String>) throws -> [String: Set<String>] {

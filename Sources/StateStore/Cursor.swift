@@ -1,5 +1,24 @@
 internal import CLMDB
 
+#if canImport(Glibc)
+internal import Glibc
+#endif
+
+extension KeyRange {
+    /// Whether `left` sorts before `right` in LMDB's key order (bytes compared unsigned,
+    /// a prefix first): `memcmp`, several times faster than the generic
+    /// `lexicographicallyPrecedes` when millions of keys are sorted before their puts.
+    public static func precedes(_ left: [UInt8], _ right: [UInt8]) -> Bool {
+        left.withUnsafeBufferPointer { left in
+            right.withUnsafeBufferPointer { right in
+                let common = min(left.count, right.count)
+                let order = common == 0 ? 0 : memcmp(left.baseAddress!, right.baseAddress!, common)
+                return order != 0 ? order < 0 : left.count < right.count
+            }
+        }
+    }
+}
+
 /// What an iteration closure wants next.
 public enum IterationStep: Sendable {
     case `continue`

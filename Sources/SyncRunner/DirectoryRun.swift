@@ -52,6 +52,10 @@ final class DirectoryRun {
     /// Incremental runs with `app.findEdits: updated-at`: app rows updated since this
     /// time are compared with their snapshot; nil: every managed row is (a scan).
     private var appEditsBound: Timestamp?
+    /// The app store held no user when this directory's run began: nobody (nor any
+    /// membership) to look up while deciding, since the app is written only after every
+    /// user is decided. A first run into an empty store skips those queries.
+    private var appStartsEmpty = false
     /// Stored manual conflicts by user key, and the changes to them this run makes.
     private var storedConflicts: [String: [ConflictRecord]] = [:]
     private var conflictChanges: [[UInt8]: ConflictRecord?] = [:]
@@ -200,6 +204,7 @@ final class DirectoryRun {
         // Built once from the group snapshots when missing (SyncState+MemberIndex.swift);
         // later commits keep it in step with them.
         if !options.dryRun, usesGroups, directory.groups?.members != .memberOf { try state?.ensureMemberIndex(directory.name) }
+        appStartsEmpty = try app.hasNoUsers()
         let readStart = clock.now
         let limited = !options.only.isEmpty
         // --only reads the groups whole (memberships need them) but changes no group
@@ -912,8 +917,8 @@ final class DirectoryRun {
         var keys = Set(users.map(\.key))
         for snapshot in snapshots.values { keys.insert(snapshot.key) }
         let reactivatable = try state?.deactivatedBySync(directory.name, appKeys: users.map(\.key)) ?? []
-        let appUsers = try app.users(withKeys: Array(keys))
-        let groups = try memberships.managedGroups.isEmpty ? [:] : app.memberships(ofUsers: Array(keys), in: memberships.managedGroups)
+        let appUsers = appStartsEmpty ? [:] : try app.users(withKeys: Array(keys))
+        let groups = try appStartsEmpty || memberships.managedGroups.isEmpty ? [:] : app.memberships(ofUsers: Array(keys), in: memberships.managedGroups)
         let keyHolders = try state?.users(directory.name, appKeys: users.map(\.key)) ?? [:]
         for user in users {
             let id = Digest(user.id)

@@ -57,11 +57,11 @@ extension SyncState {
         // In key order: neighbouring keys share pages. A large group's members are spread
         // over the whole index, whose leaves are read (to be copied) through the map: the
         // pages are released as they go, not all kept resident until the commit's end.
-        for (index, key) in removed.map({ Self.memberIndexKey(prefix, $0) + id }).sorted(by: { $0.lexicographicallyPrecedes($1) }).enumerated() {
+        for (index, key) in removed.map({ Self.memberIndexKey(prefix, $0) + id }).sorted(by: KeyRange.precedes).enumerated() {
             if index % 2_000 == 1_999 { environment.releaseMappedPages() }
             _ = try txn.delete(key, in: memberIndex)
         }
-        for (index, key) in added.map({ Self.memberIndexKey(prefix, $0) + id }).sorted(by: { $0.lexicographicallyPrecedes($1) }).enumerated() {
+        for (index, key) in added.map({ Self.memberIndexKey(prefix, $0) + id }).sorted(by: KeyRange.precedes).enumerated() {
             if index % 2_000 == 1_999 { environment.releaseMappedPages() }
             try txn.put([], forKey: key, in: memberIndex)
         }
@@ -105,7 +105,7 @@ extension SyncState {
         for (id, members) in groups {
             for member in members { keys.append(Self.memberIndexKey(prefix, member) + id) }
         }
-        keys.sort { $0.lexicographicallyPrecedes($1) }
+        keys.sort(by: KeyRange.precedes)
         try staging.write { txn in
             // The keys are spread over the whole tree: each put reads (to copy) a leaf
             // through the map. Released as they go, they do not all stay resident.

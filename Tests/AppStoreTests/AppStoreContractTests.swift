@@ -82,6 +82,20 @@ import Testing
         }
     }
 
+    /// An unmanaged row counts: a first run must look it up (to adopt or refuse it).
+    @Test(arguments: Backend.available)
+    func aStoreHasNoUsersUntilItHoldsAnyRow(backend: Backend) throws {
+        try withStore(backend) { store, raw in
+            #expect(try store.hasNoUsers())
+            try raw.execute("INSERT INTO users (key) VALUES ('local')")
+            #expect(try !store.hasNoUsers())
+            try raw.execute("DELETE FROM users")
+            #expect(try store.hasNoUsers())
+            try store.apply([.create(user("m"))])
+            #expect(try !store.hasNoUsers())
+        }
+    }
+
     @Test(arguments: Backend.available)
     func untaggedUsersAreFoundButNeverListedOrTouched(backend: Backend) throws {
         try withStore(backend) { store, raw in

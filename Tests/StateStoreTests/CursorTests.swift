@@ -56,6 +56,24 @@ private func keys(of db: Database, in env: Environment, range: KeyRange = .all) 
         }
     }
 
+    /// The comparison the member index sorts its puts with is LMDB's own order, also on
+    /// keys where one is a prefix of another and on bytes above 0x7F.
+    @Test func keyRangePrecedesIsLMDBsKeyOrder() throws {
+        try withTestStore { env, db in
+            var random = SeededGenerator(seed: 2)
+            var stored = Set(Self.edgeKeys)
+            for _ in 0..<3000 { stored.insert(random.bytes(count: Int.random(in: 1...6, using: &random))) }
+            try env.write { txn in
+                for key in stored { try txn.put([], forKey: key, in: db) }
+            }
+            #expect(try keys(of: db, in: env) == stored.sorted(by: KeyRange.precedes))
+            for (left, right) in zip(Self.edgeKeys, Self.edgeKeys.reversed()) {
+                #expect(KeyRange.precedes(left, right) == left.lexicographicallyPrecedes(right))
+            }
+            #expect(!KeyRange.precedes([], []) && KeyRange.precedes([], [0]) && !KeyRange.precedes([0], []))
+        }
+    }
+
     static let ranges: [KeyRange] = [
         .all,
         KeyRange(from: [0x01], to: [0x02]),
