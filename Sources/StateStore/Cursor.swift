@@ -70,6 +70,17 @@ extension Transaction {
         }
     }
 
+    /// Calls `body` with each key in `range`, in ascending key order, until it returns
+    /// `.stop`; the values are not copied (nor read beyond their leaf).
+    public func forEachKey(in db: Database, range: KeyRange = .all, _ body: (_ key: [UInt8]) throws -> IterationStep) throws {
+        try scan(db, range) { key, _ in
+            switch try body(Array(key)) {
+            case .continue: .next
+            case .stop: .stop
+            }
+        }
+    }
+
     enum ScanStep {
         case next
         case stop

@@ -493,8 +493,16 @@ final class DirectoryRun {
         let requestedMembers = directory.rangeSize.map { membersAttribute.withRange(ValueRange(low: 0, size: $0)) } ?? membersAttribute
         let attributes = ["cn", requestedMembers.description, directory.users.id.description, directory.timestamp.attribute.description]
         var seen: Set<[UInt8]> = []
+        var comparedMembers = 0
         func consider(_ id: [UInt8], _ record: GroupRecord) throws {
             let before = try stored(id)
+            // Unchanged groups stage nothing (no flush releases the pages): the snapshots
+            // read would otherwise all stay resident, 330 MB of the map at 1M.
+            comparedMembers += before?.members.count ?? 0
+            if comparedMembers >= 50_000 {
+                state?.releaseMappedPages()
+                comparedMembers = 0
+            }
             guard before != record else { return }
             // A full run decides every user anyway: no need to remember whom a change affects.
             if since != nil {

@@ -56,6 +56,32 @@ private func keys(of db: Database, in env: Environment, range: KeyRange = .all) 
         }
     }
 
+    /// Keys alone come in the same order and ranges as with their values, and `.stop` ends
+    /// the walk.
+    @Test(arguments: CursorTests.ranges)
+    func forEachKeyVisitsTheKeysOfForEach(range: KeyRange) throws {
+        try Self.withEdgeKeys { env, db in
+            let visited: [[UInt8]] = try env.read { txn in
+                var visited: [[UInt8]] = []
+                try txn.forEachKey(in: db, range: range) { key in
+                    visited.append(key)
+                    return .continue
+                }
+                return visited
+            }
+            #expect(visited == Self.expected(in: range))
+            let first: [[UInt8]] = try env.read { txn in
+                var first: [[UInt8]] = []
+                try txn.forEachKey(in: db, range: range) { key in
+                    first.append(key)
+                    return .stop
+                }
+                return first
+            }
+            #expect(first == Array(Self.expected(in: range).prefix(1)))
+        }
+    }
+
     /// The comparison the member index sorts its puts with is LMDB's own order, also on
     /// keys where one is a prefix of another and on bytes above 0x7F.
     @Test func keyRangePrecedesIsLMDBsKeyOrder() throws {
