@@ -142,8 +142,7 @@ public final class PostgresAppStore: AppStore {
     public func memberships(ofUsers keys: [String], in groups: Set<String>) throws -> [String: Set<String>] {
         let wanted = Set(keys)
         let unique = wanted.filter { !$0.utf8.contains(0) }.sorted()
-        let groupList = groups.filter { !$0.utf8.contains(0) }.sorted()
-        guard !unique.isEmpty, !groupList.isEmpty else { return [:] }
+        guard !unique.isEmpty, !groups.isEmpty else { return [:] }
         return try entering {
             var result: [String: Set<String>] = [:]
             let operation = "read memberships"
@@ -151,9 +150,12 @@ public final class PostgresAppStore: AppStore {
                 let chunk = Array(unique[start..<min(start + Self.lookupBatchSize, unique.count)])
                 let rows = try mapped(operation) {
                     try connection.query(
+                        // By user only (the user column's index); the groups are filtered
+                        // below, as with SQLite, where binding them cost a primary-key probe
+                        // per user and group.
                         "SELECT \(sql.memberUser)::text, \(sql.memberGroup)::text FROM \(sql.memberships)"
-                            + " WHERE \(sql.memberUser) = ANY($1) AND \(sql.memberGroup) = ANY($2)",
-                        [.textArray(chunk), .textArray(groupList)], operation: operation
+                            + " WHERE \(sql.memberUser) = ANY($1)",
+                        [.textArray(chunk)], operation: operation
                     )
                 }
                 for row in 0..<rows.rowCount {

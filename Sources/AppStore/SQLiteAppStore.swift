@@ -137,25 +137,21 @@ public final class SQLiteAppStore: AppStore {
         }
     }
 
-    /// Users are looked up in batches of ``lookupBatchSize``; up to that many groups are
-    /// bound in the query, a larger group set is filtered after reading.
+    /// Users are looked up in batches of ``lookupBatchSize``, by the user column alone
+    /// (its index); the groups are filtered after reading. Binding the groups too made
+    /// SQLite probe the primary key (group, user) once per user and group: 500 × 200
+    /// probes a batch, 70% of a run that re-reads 20,000 users.
     public func memberships(ofUsers keys: [String], in groups: Set<String>) throws -> [String: Set<String>] {
         let wanted = Set(keys)
         guard !wanted.isEmpty, !groups.isEmpty else { return [:] }
         let unique = Array(wanted)
-        let boundGroups = groups.count <= Self.lookupBatchSize ? Array(groups) : nil
         return try reading("read memberships") { db in
             var result: [String: Set<String>] = [:]
             for start in stride(from: 0, to: unique.count, by: Self.lookupBatchSize) {
                 let chunk = unique[start..<min(start + Self.lookupBatchSize, unique.count)]
-                var query = "SELECT \(sql.memberUser), \(sql.memberGroup) FROM \(sql.memberships)"
+                let query = "SELECT \(sql.memberUser), \(sql.memberGroup) FROM \(sql.memberships)"
                     + " WHERE \(sql.memberUser) IN (\(Self.placeholders(chunk.count)))"
-                var arguments = StatementArguments(chunk)
-                if let boundGroups {
-                    query += " AND \(sql.memberGroup) IN (\(Self.placeholders(boundGroups.count)))"
-                    arguments += StatementArguments(boundGroups)
-                }
-                let cursor = try Row.fetchCursor(db.cachedStatement(sql: query), arguments: arguments)
+                let cursor = try Row.fetchCursor(db.cachedStatement(sql: query), arguments: StatementArguments(chunk))
                 while let row = try cursor.next() {
                     // Only text (or, in a column of numeric affinity, an integer) can
                     // equal a bound text argument; the sets check the exact text.
