@@ -337,7 +337,7 @@ final class SyncState {
         return try staging.read { txn in
             var count = 0
             for db in [pending, pendingApp, pendingCommit] + (pendingMembers.map { [$0] } ?? []) {
-                try txn.forEach(in: db, range: .prefix(Self.prefix(directory))) { _, _ in
+                try txn.forEachKey(in: db, range: .prefix(Self.prefix(directory))) { _ in
                     count += 1
                     return .continue
                 }

@@ -1,3 +1,4 @@
+import DirectoryModel
 import Foundation
 import SyncEngine
 import Testing
@@ -36,8 +37,8 @@ import Testing
         }
     }
 
-    /// More records than one discarding transaction takes (5,000), in every part, for two
-    /// directories: only the one discarded goes.
+    /// More records than one discarding transaction takes (5,000 small ones, 100 app-change
+    /// batches), in every part, for two directories: only the one discarded goes.
     @Test func discardingADirectoryLeavesAnothersStagedRecords() throws {
         try withState { state in
             for (directory, people) in [("a", 12_345), ("b", 40)] {
@@ -46,12 +47,15 @@ import Testing
                 let members = Set((0..<people).map { MemberReference.key("\(directory)-person\($0)") })
                 try state.stageMembers(directory, [([1], members)])
                 try state.stageGroups(directory, [[1]: GroupRecord(dn: "cn=g,ou=groups", name: "g", members: members)])
+                for sequence in 0..<UInt64(people / 40) {
+                    try state.stageAppChanges(directory, [.addMembership(user: "\(directory)-person\(sequence)", group: "g")], sequence: sequence)
+                }
                 try state.stageCommit(SyncState.Commit(directory: directory, deactivated: ["x": true]), inDoubt: [:])
             }
-            // Users, members, the group and the commit's mark and end marker.
-            #expect(try state.stagedRecordCount("a") == 12_345 * 2 + 3)
+            // Users, members, app-change batches, the group and the commit's mark and end marker.
+            #expect(try state.stagedRecordCount("a") == 12_345 * 2 + 308 + 3)
             let before = try state.stagedRecordCount("b")
-            #expect(before == 40 * 2 + 3)
+            #expect(before == 40 * 2 + 1 + 3)
 
             try state.discardStaged("a")
 
@@ -59,6 +63,8 @@ import Testing
             #expect(try !state.hasStagedCommit("a"))
             #expect(try state.stagedRecordCount("b") == before)
             #expect(try state.hasStagedCommit("b"))
+            #expect(try state.stagedAppChanges("a", sequence: 0) == nil)
+            #expect(try state.stagedAppChanges("b", sequence: 0) == [.addMembership(user: "b-person0", group: "g")])
             let holders = try state.groupIDs("b", holding: [.key("b-person0")], staged: true)
             #expect(holders[.key("b-person0")] == [[1]])
         }
