@@ -42,6 +42,9 @@ public protocol AppStore: AnyObject {
     /// Whether the store holds no user at all, managed or not: a first run into an empty
     /// store has nobody to look up (nor any membership) while it decides.
     func hasNoUsers() throws -> Bool
+    /// Whether an index of the memberships table starts with its user column: runs look
+    /// memberships up by user, and without one each look-up reads the whole table.
+    func membershipsHaveUserIndex() throws -> Bool
     /// For each of these users, its memberships among `groups` (users without any are
     /// absent from the result).
     func memberships(ofUsers keys: [String], in groups: Set<String>) throws -> [String: Set<String>]

@@ -162,6 +162,14 @@ extension PostgresAppStore {
             """, [.text(table.quotedIdentifier), .text(String(attribute))], operation: "read indexes").rowCount > 0
     }
 
+    /// Whether an index of the memberships table starts with its user column (see the
+    /// SQLite store's ``SQLiteAppStore/membershipsHaveUserIndex()``).
+    public func membershipsHaveUserIndex() throws -> Bool {
+        try entering {
+            try mapped("read indexes") { try hasIndex(startingWith: schema.membershipUserColumn, on: schema.membershipsTable) }
+        }
+    }
+
     private func hasIndex(startingWith column: String, on table: String) throws -> Bool {
         try connection.query("""
             SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]

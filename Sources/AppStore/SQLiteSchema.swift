@@ -163,6 +163,15 @@ extension SQLiteAppStore {
         return false
     }
 
+    /// Whether an index of the memberships table starts with its user column: the runs
+    /// look memberships up by user (``memberships(ofUsers:in:)``), and without one every
+    /// look-up reads the whole table. `ldapsync init` adds one; `doctor` warns without.
+    public func membershipsHaveUserIndex() throws -> Bool {
+        try entering {
+            try queue.read { db in try hasIndex(startingWith: schema.membershipUserColumn, on: schema.membershipsTable, in: db) }
+        }
+    }
+
     private func hasIndex(startingWith column: String, on table: String, in db: Database) throws -> Bool {
         let indexes = try String.fetchAll(db, sql: "SELECT name FROM pragma_index_list(?)", arguments: [table])
         for index in indexes {

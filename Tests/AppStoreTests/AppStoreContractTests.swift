@@ -82,6 +82,19 @@ import Testing
         }
     }
 
+    /// `ldapsync init` (createDefaultSchema) makes the index the look-ups by user need, also
+    /// again after it was dropped.
+    @Test(arguments: Backend.available)
+    func theMembershipsUserIndexIsFoundAndMadeAgain(backend: Backend) throws {
+        try withStore(backend) { store, raw in
+            #expect(try store.membershipsHaveUserIndex())
+            try raw.execute("DROP INDEX group_members_by_user_key")
+            #expect(try !store.membershipsHaveUserIndex())
+            try store.createDefaultSchema()
+            #expect(try store.membershipsHaveUserIndex())
+        }
+    }
+
     /// An unmanaged row counts: a first run must look it up (to adopt or refuse it).
     @Test(arguments: Backend.available)
     func aStoreHasNoUsersUntilItHoldsAnyRow(backend: Backend) throws {

@@ -30,6 +30,24 @@ import Glibc
         #expect(failure.summary.contains("job_title"), "\(failure.summary)")
     }
 
+    /// Runs look memberships up by user: without an index on that column each look-up
+    /// reads the whole table, which the doctor says (a warning: the run still works).
+    @Test func aMembershipsTableWithoutAUserIndexWarnsUntilInitAddsIt() throws {
+        let environment = try SyncEnvironment(people: 1, groups: 0)
+        try environment.configure(environment.yaml())
+        #expect(environment.doctor().lines(.warn).allSatisfy { $0.area != "app" })
+
+        _ = try rawSQLite(environment.appPath, "DROP INDEX group_members_by_user_key")
+        let report = environment.doctor()
+        let warning = try #require(report.lines(.warn).first { $0.area == "app" }, "\(report.dump)")
+        #expect(warning.summary == "app store: no index of table group_members starts with user_key; every membership look-up of a run reads the whole table")
+        #expect(warning.advice?.hasPrefix("run ldapsync init") == true)
+        #expect(report.exitCode == 0)
+
+        try environment.configure(environment.yaml())
+        #expect(environment.doctor().lines(.warn).allSatisfy { $0.area != "app" })
+    }
+
     @Test func aStateStoreLockedByARunIsReportedWithoutWaiting() throws {
         let environment = try SyncEnvironment(people: 1, groups: 0)
         try environment.configure(environment.yaml())

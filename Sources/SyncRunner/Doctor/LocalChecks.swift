@@ -29,6 +29,7 @@ enum LocalChecks {
             let memberships = configuration.app.memberships
             return [DoctorCheck(.pass, area: "app",
                                 "app store (PostgreSQL): table \(users.table) with \(users.key), \(users.managed), \(users.active)\(users.updatedAt.map { ", \($0)" } ?? "") and \(count(configuration.attributes.count, "mapped column", "mapped columns")), and table \(memberships.table), are present")]
+                + membershipIndexCheck(configuration) { try store.membershipsHaveUserIndex() }
         case .sqlite(let path):
             guard let kind = fileKind(path) else {
                 return [DoctorCheck(.fail, area: "app", "app store \(path) does not exist",
@@ -41,8 +42,9 @@ enum LocalChecks {
                 return [DoctorCheck(.fail, area: "app", "app store \(path) is not readable and writable by this user (uid \(geteuid())): \(String(cString: strerror(errno)))",
                                     advice: "run ldapsync as the database file's owner, or give that user read and write access to it and its directory")]
             }
+            let store: SQLiteAppStore
             do {
-                let store = try SQLiteAppStore(path: path, schema: AppSchemaBuilder.schema(configuration))
+                store = try SQLiteAppStore(path: path, schema: AppSchemaBuilder.schema(configuration))
                 try store.validateSchema()
             } catch {
                 return [DoctorCheck(.fail, area: "app", "app store \(path): \(error)",
@@ -52,6 +54,20 @@ enum LocalChecks {
             let memberships = configuration.app.memberships
             return [DoctorCheck(.pass, area: "app",
                                 "app store \(path): table \(users.table) with \(users.key), \(users.managed), \(users.active)\(users.updatedAt.map { ", \($0)" } ?? "") and \(count(configuration.attributes.count, "mapped column", "mapped columns")), and table \(memberships.table), are present")]
+                + membershipIndexCheck(configuration) { try store.membershipsHaveUserIndex() }
+        }
+    }
+
+    /// A warning when no index of the memberships table starts with its user column: runs
+    /// look memberships up by user, 500 users a query.
+    private static func membershipIndexCheck(_ configuration: Configuration, _ hasIndex: () throws -> Bool) -> [DoctorCheck] {
+        let memberships = configuration.app.memberships
+        do {
+            guard try !hasIndex() else { return [] }
+            return [DoctorCheck(.warn, area: "app", "app store: no index of table \(memberships.table) starts with \(memberships.user); every membership look-up of a run reads the whole table",
+                                advice: "run ldapsync init (it adds the index), or CREATE INDEX ON \(memberships.table) (\(memberships.user))")]
+        } catch {
+            return [DoctorCheck(.warn, area: "app", "app store: cannot read the indexes of table \(memberships.table): \(error)")]
         }
     }
 
