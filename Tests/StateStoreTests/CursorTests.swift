@@ -61,23 +61,18 @@ private func keys(of db: Database, in env: Environment, range: KeyRange = .all) 
     @Test(arguments: CursorTests.ranges)
     func forEachKeyVisitsTheKeysOfForEach(range: KeyRange) throws {
         try Self.withEdgeKeys { env, db in
-            let visited: [[UInt8]] = try env.read { txn in
-                var visited: [[UInt8]] = []
-                try txn.forEachKey(in: db, range: range) { key in
-                    visited.append(key)
-                    return .continue
+            func visit(answering step: IterationStep) throws -> [[UInt8]] {
+                try env.read { txn in
+                    var visited: [[UInt8]] = []
+                    try txn.forEachKey(in: db, range: range) { key in
+                        visited.append(key)
+                        return step
+                    }
+                    return visited
                 }
-                return visited
             }
-            #expect(visited == Self.expected(in: range))
-            let first: [[UInt8]] = try env.read { txn in
-                var first: [[UInt8]] = []
-                try txn.forEachKey(in: db, range: range) { key in
-                    first.append(key)
-                    return .stop
-                }
-                return first
-            }
+            let all = try visit(answering: .continue), first = try visit(answering: .stop)
+            #expect(all == Self.expected(in: range))
             #expect(first == Array(Self.expected(in: range).prefix(1)))
         }
     }
