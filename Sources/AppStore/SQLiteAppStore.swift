@@ -754,24 +754,10 @@ extension SQLiteAppStore {
             try updateUser(key, managed: true, statement: statement, in: db)
 
         case .setManaged(let key, let managed):
-            let statement = try statement(\.setManaged, in: &batch, db: db) {
-                "UPDATE \(sql.users) SET \(sql.managed) = ?\(sql.setUpdatedAt) WHERE \(sql.key) = ?"
-            }
-            var binder = Binder(statement)
-            binder.bind(managed ? 1 : 0)
-            if sql.updatedAt != nil { binder.bind(batch.now) }
-            binder.bind(key)
-            try updateUser(key, managed: false, statement: statement, in: db)
+            try setFlag(\.setManaged, column: sql.managed, to: managed, key: key, managedOnly: false, batch: &batch, in: db)
 
         case .setActive(let key, let active):
-            let statement = try statement(\.setActive, in: &batch, db: db) {
-                "UPDATE \(sql.users) SET \(sql.active) = ?\(sql.setUpdatedAt) WHERE \(sql.key) = ? AND \(sql.isManaged)"
-            }
-            var binder = Binder(statement)
-            binder.bind(active ? 1 : 0)
-            if sql.updatedAt != nil { binder.bind(batch.now) }
-            binder.bind(key)
-            try updateUser(key, managed: true, statement: statement, in: db)
+            try setFlag(\.setActive, column: sql.active, to: active, key: key, managedOnly: true, batch: &batch, in: db)
 
         case .rename(let from, let to):
             if from != to {
@@ -820,6 +806,19 @@ extension SQLiteAppStore {
             binder.bind(user)
             try step(statement, in: db)
         }
+    }
+
+    /// Sets a 0/1 column of one users row (with `managedOnly`, only of a managed row).
+    private func setFlag(_ slot: WritableKeyPath<Batch, Statement?>, column: String, to value: Bool, key: String,
+                         managedOnly: Bool, batch: inout Batch, in db: Database) throws {
+        let statement = try statement(slot, in: &batch, db: db) {
+            "UPDATE \(sql.users) SET \(column) = ?\(sql.setUpdatedAt) WHERE \(sql.key) = ?" + (managedOnly ? " AND \(sql.isManaged)" : "")
+        }
+        var binder = Binder(statement)
+        binder.bind(value ? 1 : 0)
+        if sql.updatedAt != nil { binder.bind(batch.now) }
+        binder.bind(key)
+        try updateUser(key, managed: managedOnly, statement: statement, in: db)
     }
 
     /// Runs an UPDATE of one users row, its values bound; no row changed is an error that
