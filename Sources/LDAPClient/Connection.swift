@@ -223,6 +223,17 @@ public final class LDAPConnection {
         return Array(UnsafeRawBufferPointer(start: bytes, count: Int(certificate.bv_len)))
     }
 
+    /// Reads the connection's socket through a 64 KB read-ahead buffer from now on
+    /// (`cldap_add_read_ahead`): a search result of many small entries then costs one
+    /// read(2) per buffer instead of two per entry plus a poll(2). Called once a search
+    /// was sent, so the connection is open; a handle it cannot be added to reads as before.
+    func addReadAhead() {
+        _ = cldap_add_read_ahead(handle, 65_536)
+    }
+
+    /// Whether the connection reads through the read-ahead buffer (``addReadAhead()``).
+    public var readsAhead: Bool { cldap_has_read_ahead(handle) == 1 }
+
     /// Replaces a dead handle with a new one and binds again with the last credentials.
     public func reconnect() throws(LDAPError) {
         let fresh = try LDAPConnection.makeHandle(url: url, options: options)

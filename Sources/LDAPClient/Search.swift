@@ -247,6 +247,7 @@ extension LDAPConnection {
         repeat {
             summary.pages += 1
             let messageID = try sendSearch(request, cookie: &cookie)
+            if summary.pages == 1 { addReadAhead() }
             let next = try readPage(messageID, request: request, summary: &summary, scratch: &scratch, body)
             ber_memfree(cookie.bv_val)
             cookie = next

@@ -77,6 +77,29 @@ func medianSample(_ samples: [Sample]) -> Sample {
     return sample
 }
 
+/// The directory `scaleBenchmark` loads for `users` people, served until standard input
+/// closes (`SyncBench --serve 1M < /dev/tty`, or from a script holding a pipe open).
+func serveDirectory(users: Int) throws {
+    let (server, _) = try startScaleDirectory(users: users)
+    defer { try? server.stop() }
+    let passwordFile = try server.writePasswordFile(server.configuration.syncPassword)
+    say("url \(server.url)")
+    say("bind \(server.configuration.syncDN)")
+    say("passwordFile \(passwordFile)")
+    say("pid \(server.pid.map(String.init) ?? "?")")
+    while FileHandle.standardInput.availableData.count > 0 {}
+}
+
+/// A private slapd loaded with `users` seeded people and a hundredth as many groups.
+func startScaleDirectory(users: Int) throws -> (SlapdServer, GroupFixture) {
+    let groups = GroupFixture(count: max(1, users / 100), peopleCount: users)
+    var configuration = SlapdServer.Configuration()
+    // LMDB's map is sparse: room for about 8 KB per entry costs only what is used.
+    configuration.databaseMaxSize = max(1 << 30, users * 8_192)
+    configuration.startTimeout = .seconds(120)
+    return (try SlapdServer.start(configuration, ldif: Fixtures.people(count: users) + groups.ldif), groups)
+}
+
 @MainActor func scaleBenchmark(users: Int, stores: [StoreTarget], roundCount: Int, results: String?) throws -> SizeResult {
     let groupCount = max(1, users / 100)
     let start = ContinuousClock.now
@@ -85,16 +108,8 @@ func medianSample(_ samples: [Sample]) -> Sample {
     say("")
     say("== \(grouped(users)) people, \(grouped(groupCount)) groups ==")
     say("[\(elapsed())] generating the seeded LDIF ...")
-    let groups = GroupFixture(count: groupCount, peopleCount: users)
-    var ldif = Fixtures.people(count: users)
-    ldif += groups.ldif
-    say("[\(elapsed())] \(grouped(groups.memberships)) memberships (\(String(format: "%.2f", Double(groups.memberships) / Double(users))) per person, largest group \(grouped(groups.largest))); loading with slapadd -q ...")
-    var configuration = SlapdServer.Configuration()
-    // LMDB's map is sparse: room for about 8 KB per entry costs only what is used.
-    configuration.databaseMaxSize = max(1 << 30, users * 8_192)
-    configuration.startTimeout = .seconds(120)
-    let server = try SlapdServer.start(configuration, ldif: ldif)
-    ldif = ""
+    let (server, groups) = try startScaleDirectory(users: users)
+    say("[\(elapsed())] \(grouped(groups.memberships)) memberships (\(String(format: "%.2f", Double(groups.memberships) / Double(users))) per person, largest group \(grouped(groups.largest))); loaded with slapadd -q")
     defer { try? server.stop() }
     say("[\(elapsed())] slapd ready (\(server.url))")
     let suffix = server.configuration.suffix

@@ -240,6 +240,16 @@ do {
         case "--writeback-only": writeBackOnly = true
         case "--window-sweep": pipelineWindows = [1, 2, 4, 8, 16, 32, 64]
         case "--no-writeback": runWriteBack = false
+        case "--serve":
+            // The benchmark's directory of SIZE people alone, for profiling by hand: loads it,
+            // prints the URL, the sync DN and a password file, and serves until stdin closes.
+            guard let size = parseSize(Substring(text(argument))) else { fail("--serve takes a size like 1M") }
+            do {
+                try serveDirectory(users: size)
+                exit(0)
+            } catch {
+                fail("--serve: \(error)")
+            }
         case "--postgres-check":
             // The private PostgreSQL of the benchmark alone: start, log in over TCP with the
             // role's password (psql, PGPASSFILE), re-create the database, stop.

@@ -10,6 +10,7 @@ import Glibc
     @Test func pagedSearchReturnsEveryEntryExactlyOnce() throws {
         let server = try TestServers.standard.get()
         let connection = try server.syncConnection()
+        #expect(!connection.readsAhead)
         var seen: [String: Int] = [:]
         let summary = try connection.search(SearchRequest(
             // Other tests add entries beside the fixture: count the fixture's people only.
@@ -24,6 +25,53 @@ import Glibc
         #expect(Set(seen.keys) == Set((1...TestServers.people).map(Fixtures.personUID)))
         // 5,200 entries at 100 per page: 52 full pages and a last, empty-cookie page.
         #expect(summary.pages >= 52)
+        // Read through liblber's read-ahead buffer from the first page on.
+        #expect(connection.readsAhead)
+    }
+
+    enum Transport: String, CaseIterable { case ldap, ldaps, startTLS, ldapi }
+
+    /// The read-ahead buffer sits under TLS and works on every kind of connection: a paged
+    /// search returns every entry, in pages smaller and larger than the buffer's 64 KB.
+    @Test(arguments: Transport.allCases) func pagedSearchReadsAheadOnEveryTransport(_ transport: Transport) throws {
+        // The standard server's 5,200 people over plain LDAP; the TLS server's 10 otherwise
+        // (SASL EXTERNAL over ldapi has the default size limit of 500).
+        let server = try (transport == .ldap ? TestServers.standard : TestServers.tls).get()
+        var options = ConnectionOptions()
+        options.caFile = server.caFile
+        let connection: LDAPConnection
+        switch transport {
+        case .ldap:
+            connection = try server.syncConnection()
+        case .ldaps:
+            let url = try #require(server.ldapsURL)
+            connection = try LDAPConnection(url: url.replacingOccurrences(of: "127.0.0.1", with: "localhost"), options: options)
+        case .startTLS:
+            options.startTLS = true
+            connection = try LDAPConnection(url: server.url.replacingOccurrences(of: "127.0.0.1", with: "localhost"), options: options)
+        case .ldapi:
+            connection = try LDAPConnection(url: server.ldapiURL)
+        }
+        if transport == .ldapi {
+            try connection.bindExternal()
+        } else if transport != .ldap {
+            try connection.bind(dn: server.configuration.syncDN, password: Secret(server.configuration.syncPassword))
+        }
+        let expected = transport == .ldap ? TestServers.people : 10
+        for pageSize in [3, 1_000] {
+            var uids: Set<String> = []
+            let summary = try connection.search(SearchRequest(
+                base: server.peopleBase, filter: "(&(objectClass=inetOrgPerson)(uid=user*))",
+                attributes: ["uid", "cn", "mail"], pageSize: pageSize
+            )) { entry in
+                uids.insert(String(decoding: try #require(entry.values(of: "uid")?.first), as: UTF8.self))
+            }
+            #expect(summary.entries == expected)
+            #expect(uids == Set((1...expected).map(Fixtures.personUID)))
+            #expect(connection.readsAhead)
+        }
+        // Other operations on the connection go on working after the search.
+        #expect(try connection.readEntry(dn: server.configuration.suffix) != nil)
     }
 
     @Test func sizeLimitOfTheAccountIsAnErrorNotAShortResult() throws {

@@ -166,6 +166,35 @@ import Testing
         }
     }
 
+    /// The map's addresses are looked up once and kept; growing the map remaps the file,
+    /// and the pages of the new map must be the ones released.
+    @Test func pagesOfAGrownMapAreReleased() throws {
+        try withTemporaryDirectory { path in
+            let environment = try Environment(path: path, mapSize: 1 << 20)
+            let db = try environment.database(named: "data")
+            let file = try #require(realpathString(path + "/data.mdb"))
+            environment.releaseMappedPages()
+            let small = environment.currentMappings()
+            #expect(small.count == 1 && small.first.map { $0.1 - $0.0 } == 1 << 20)
+            let value = [UInt8](repeating: 9, count: 4_000)
+            try environment.write { txn in
+                for index in 0..<16_000 { try txn.put(value, forKey: Array("key\(index)".utf8), in: db) }
+            }
+            let total = try environment.read { txn in
+                var total = 0
+                try txn.forEach(in: db) { _, value in total += value.count; return .continue }
+                return total
+            }
+            #expect(total == 16_000 * 4_000)
+            let before = try residentKB(of: file)
+            environment.releaseMappedPages()
+            let after = try residentKB(of: file)
+            #expect(environment.currentMappings().map { [$0.0, $0.1] } == Environment.mappings(of: file).map { [$0.0, $0.1] })
+            #expect(environment.currentMappings().first.map { $0.1 - $0.0 } ?? 0 >= 32 << 20)
+            #expect(before > 32_000 && after < 1_000, "\(before) kB resident before, \(after) kB after")
+        }
+    }
+
     private func realpathString(_ path: String) -> String? {
         guard let resolved = realpath(path, nil) else { return nil }
         defer { free(resolved) }
