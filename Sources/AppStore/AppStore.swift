@@ -55,6 +55,11 @@ public protocol AppStore: AnyObject {
     /// or nothing, like ``apply(_:)``, without holding every change in memory. With a
     /// `mark`, the same transaction records that this run committed (``committedRun(of:)``).
     func apply(streaming next: () throws -> [AppChange]?, mark: CommitMark?) throws
+    /// The same, with batches that can be read again: `batch(n)` returns the n-th batch
+    /// (from 0), nil after the last, and the same batches when asked again. A store may
+    /// make a first attempt that is cheaper but less precise on failure, and make the
+    /// apply again from batch 0 to name the failing change. By default, ``apply(streaming:mark:)``.
+    func apply(replayable batch: (Int) throws -> [AppChange]?, mark: CommitMark?) throws
     /// The run whose transaction for this directory committed last (its ``CommitMark``),
     /// nil when none did. A run that died between its app commit and its state commit
     /// is recognized by it (SPEC I1).
@@ -88,6 +93,14 @@ extension AppStore {
 
     public func apply(streaming next: () throws -> [AppChange]?) throws {
         try apply(streaming: next, mark: nil)
+    }
+
+    public func apply(replayable batch: (Int) throws -> [AppChange]?, mark: CommitMark?) throws {
+        var sequence = 0
+        try apply(streaming: {
+            defer { sequence += 1 }
+            return try batch(sequence)
+        }, mark: mark)
     }
 }
 

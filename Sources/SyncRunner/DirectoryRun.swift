@@ -270,15 +270,19 @@ final class DirectoryRun {
         CrashPoint.reach("before-app-apply")
         if stagedAppBatches > 0 {
             do {
-                var sequence: UInt64 = 0
                 var applying = PhaseProgress(progress, directory: directory.name, phase: .applyingToApp, total: stagedAppChanges)
                 defer { applying.finish() }
-                try app.apply(streaming: {
-                    defer { sequence += 1 }
+                // The store may ask for the batches a second time, from the first, to name
+                // a failing change: progress counts each batch once.
+                var handedOver = 0
+                try app.apply(replayable: { sequence in
                     if sequence % 20 == 19 { state.releaseMappedPages() }
-                    let batch = try state.stagedAppChanges(directory.name, sequence: sequence)
+                    let batch = try state.stagedAppChanges(directory.name, sequence: UInt64(sequence))
                     // A batch handed over is one the transaction is about to write.
-                    if let batch { applying.advance(by: batch.count) }
+                    if let batch, sequence >= handedOver {
+                        applying.advance(by: batch.count)
+                        handedOver = sequence + 1
+                    }
                     return batch
                 }, mark: CommitMark(directory: directory.name, runID: runID))
                 try auditAppChanges(state, outcome: .success, message: nil)

@@ -101,6 +101,60 @@ import Testing
         }
     }
 
+    /// Replayable batches are written once when nothing fails (a first attempt without
+    /// savepoints); a failure makes the apply again from batch 0, whose error names the
+    /// failing change, and leaves nothing written; a failure of the batches themselves
+    /// is not retried.
+    @Test func replayableBatchesAreReadAgainOnlyToNameAFailure() throws {
+        let schema = Self.users + "CREATE TABLE group_members (group_name TEXT NOT NULL, user_key TEXT NOT NULL, PRIMARY KEY (group_name, user_key));"
+        let batches: [[AppChange]] = (0..<4).map { part in
+            (0..<300).flatMap { index -> [AppChange] in
+                let key = "u\(part)-\(index)"
+                return [.create(user(key)), .addMembership(user: key, group: "g\(index % 7)")]
+            }
+        }
+        try store(schema) { store, path throws in
+            var asked: [Int] = []
+            try store.apply(replayable: { sequence in
+                asked.append(sequence)
+                return sequence < batches.count ? batches[sequence] : nil
+            }, mark: nil)
+            #expect(asked == [0, 1, 2, 3, 4])
+            let lines = try dump(path)
+            #expect(lines.filter { $0.hasPrefix("users") }.count == 1_200)
+            #expect(lines.filter { $0.hasPrefix("group_members") }.count == 1_200)
+        }
+        try store(schema) { store, path throws in
+            // The third batch creates a user of the first again, in the middle of its rows.
+            var failing = batches
+            failing[2][301] = .create(user("u0-7"))
+            var asked: [Int] = []
+            let error = #expect(throws: AppStoreError.self) {
+                try store.apply(replayable: { sequence in
+                    asked.append(sequence)
+                    return sequence < failing.count ? failing[sequence] : nil
+                }, mark: CommitMark(directory: "d", runID: "r"))
+            }
+            #expect(error?.description == #"app store: create user "u0-7": a user with this key already exists (change 1502; nothing was written)"#)
+            #expect(asked == [0, 1, 2, 0, 1, 2])
+            #expect(try dump(path).isEmpty)
+            #expect(try store.committedRun(of: "d") == nil)
+        }
+        try store(schema) { store, path throws in
+            struct Unreadable: Error {}
+            var asked: [Int] = []
+            #expect(throws: (any Error).self) {
+                try store.apply(replayable: { sequence in
+                    asked.append(sequence)
+                    if sequence == 1 { throw Unreadable() }
+                    return batches[sequence]
+                }, mark: nil)
+            }
+            #expect(asked == [0, 1])
+            #expect(try dump(path).isEmpty)
+        }
+    }
+
     @Test func aJSONArrayTakenWithoutDecodingIsOneThatDecodes() throws {
         let samples = [
             "[]", #"[""]"#, #"["a"]"#, #"["a@example.org","b@example.org"]"#, #"["]","[",","]"#, #"["é 👩‍💻"]"#,
