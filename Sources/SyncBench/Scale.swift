@@ -77,8 +77,9 @@ func medianSample(_ samples: [Sample]) -> Sample {
     return sample
 }
 
-/// The directory `scaleBenchmark` loads for `users` people, served until standard input
-/// closes (`SyncBench --serve 1M < /dev/tty`, or from a script holding a pipe open).
+/// The directory `scaleBenchmark` loads for `users` people, and an empty PostgreSQL
+/// where one can run, served until standard input closes (`SyncBench --serve 1M <
+/// /dev/tty`, or from a script holding a pipe open).
 func serveDirectory(users: Int) throws {
     let (server, _) = try startScaleDirectory(users: users)
     defer { try? server.stop() }
@@ -87,7 +88,14 @@ func serveDirectory(users: Int) throws {
     say("bind \(server.configuration.syncDN)")
     say("passwordFile \(passwordFile)")
     say("pid \(server.pid.map(String.init) ?? "?")")
+    // And a private PostgreSQL where one can run, as the benchmark's.
+    var postgres: PostgresServer?
+    if PostgresServer.unavailableReason == nil {
+        postgres = try PostgresServer(passwordFile: passwordFile + ".pg")
+        say("postgres \(postgres!.url) passwordFile \(postgres!.passwordFile)")
+    }
     while FileHandle.standardInput.availableData.count > 0 {}
+    postgres?.stop()
 }
 
 /// A private slapd loaded with `users` seeded people and a hundredth as many groups.
