@@ -60,6 +60,10 @@ public protocol AppStore: AnyObject {
     /// make a first attempt that is cheaper but less precise on failure, and make the
     /// apply again from batch 0 to name the failing change. By default, ``apply(streaming:mark:)``.
     func apply(replayable batch: (Int) throws -> [AppChange]?, mark: CommitMark?) throws
+    /// ``apply(streaming:mark:)`` as an attempt: all or nothing as well, but a failure
+    /// need not name the failing change; the caller learns it by applying the same
+    /// batches with ``apply(replayable:mark:)``. By default, ``apply(streaming:mark:)``.
+    func tryApply(streaming next: () throws -> [AppChange]?, mark: CommitMark?) throws
     /// The run whose transaction for this directory committed last (its ``CommitMark``),
     /// nil when none did. A run that died between its app commit and its state commit
     /// is recognized by it (SPEC I1).
@@ -93,6 +97,10 @@ extension AppStore {
 
     public func apply(streaming next: () throws -> [AppChange]?) throws {
         try apply(streaming: next, mark: nil)
+    }
+
+    public func tryApply(streaming next: () throws -> [AppChange]?, mark: CommitMark?) throws {
+        try apply(streaming: next, mark: mark)
     }
 
     public func apply(replayable batch: (Int) throws -> [AppChange]?, mark: CommitMark?) throws {

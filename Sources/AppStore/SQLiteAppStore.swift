@@ -198,6 +198,11 @@ public final class SQLiteAppStore: AppStore {
         try applyReplaying(batch: batch, count: nil, mark: mark)
     }
 
+    /// The first attempt of ``applyReplaying(batch:count:mark:)`` alone.
+    public func tryApply(streaming next: () throws -> [AppChange]?, mark: CommitMark?) throws {
+        try apply(streaming: next, count: nil, mark: mark, fast: true)
+    }
+
     /// The batches in one transaction, first without savepoints: each multi-row statement
     /// is `INSERT OR ROLLBACK`, so SQLite keeps no statement journal for it (at 1,000,000
     /// users, 2 GB of pages copied to a temporary file, one write per page). A failure

@@ -39,6 +39,12 @@ final class DirectoryRun {
     /// App changes decided since the last flush; staged in LMDB batch by batch.
     private var appBatch: [AppChange] = []
     private var stagedAppBatches: UInt64 = 0
+    /// A full run into an empty app store writes the app transaction while it reads
+    /// (``EarlyAppApply``); nil once finished, failed or never started.
+    private var earlyApply: EarlyAppApply?
+    /// Whether this run started one: the store is then not called until the run's end,
+    /// and the look-ups it would answer are answered as for the empty store it was.
+    private var writesAppWhileReading = false
     /// Users that lose at least one managed membership (the maxGroupRemovals count).
     private var usersLosingMemberships = 0
     private var retryChanges: [[UInt8]: RetryRecord?] = [:]
@@ -205,6 +211,15 @@ final class DirectoryRun {
         // later commits keep it in step with them.
         if !options.dryRun, usesGroups, directory.groups?.members != .memberOf { try state?.ensureMemberIndex(directory.name) }
         appStartsEmpty = try app.hasNoUsers()
+        if appStartsEmpty, since == nil, !options.dryRun, options.only.isEmpty, state != nil {
+            earlyApply = EarlyAppApply(store: app, mark: CommitMark(directory: directory.name, runID: runID))
+            writesAppWhileReading = true
+        }
+        // Any way out before the commit below rolls it back.
+        defer {
+            earlyApply?.cancel()
+            earlyApply = nil
+        }
         let readStart = clock.now
         let limited = !options.only.isEmpty
         // --only reads the groups whole (memberships need them) but changes no group
@@ -272,19 +287,32 @@ final class DirectoryRun {
             do {
                 var applying = PhaseProgress(progress, directory: directory.name, phase: .applyingToApp, total: stagedAppChanges)
                 defer { applying.finish() }
-                // The store may ask for the batches a second time, from the first, to name
-                // a failing change: progress counts each batch once.
-                var handedOver = 0
-                try app.apply(replayable: { sequence in
-                    if sequence % 20 == 19 { state.releaseMappedPages() }
-                    let batch = try state.stagedAppChanges(directory.name, sequence: UInt64(sequence))
-                    // A batch handed over is one the transaction is about to write.
-                    if let batch, sequence >= handedOver {
-                        applying.advance(by: batch.count)
-                        handedOver = sequence + 1
+                var written = false
+                if let early = earlyApply {
+                    // Written while reading: the in-flight record is there, commit it now.
+                    earlyApply = nil
+                    if let failure = early.finish() {
+                        logger.notice("the app transaction written during the read failed and was rolled back; the staged changes are applied again: \(failure)")
+                    } else {
+                        written = true
+                        applying.advance(by: stagedAppChanges)
                     }
-                    return batch
-                }, mark: CommitMark(directory: directory.name, runID: runID))
+                }
+                if !written {
+                    // The store may ask for the batches a second time, from the first, to
+                    // name a failing change: progress counts each batch once.
+                    var handedOver = 0
+                    try app.apply(replayable: { sequence in
+                        if sequence % 20 == 19 { state.releaseMappedPages() }
+                        let batch = try state.stagedAppChanges(directory.name, sequence: UInt64(sequence))
+                        // A batch handed over is one the transaction is about to write.
+                        if let batch, sequence >= handedOver {
+                            applying.advance(by: batch.count)
+                            handedOver = sequence + 1
+                        }
+                        return batch
+                    }, mark: CommitMark(directory: directory.name, runID: runID))
+                }
                 try auditAppChanges(state, outcome: .success, message: nil)
             } catch {
                 // Nothing was written to the app (one transaction): nothing is committed,
@@ -1056,6 +1084,10 @@ final class DirectoryRun {
                 try state.stageAppChanges(directory.name, appBatch, sequence: stagedAppBatches)
                 stagedAppChanges += appBatch.count
                 stagedAppBatches += 1
+                if let early = earlyApply, !early.push(appBatch) {
+                    // It failed: the batches are applied after the read, as without it.
+                    earlyApply = nil
+                }
             }
         }
         stagedBatch.removeAll(keepingCapacity: true)
@@ -1086,8 +1118,9 @@ final class DirectoryRun {
         for chunkStart in stride(from: 0, to: gone.count, by: 500) {
             let chunk = gone[chunkStart..<min(chunkStart + 500, gone.count)]
             let keys = chunk.map(\.1.key)
-            let appUsers = try app.users(withKeys: keys)
-            let groups = try memberships.managedGroups.isEmpty ? [:] : app.memberships(ofUsers: keys, in: memberships.managedGroups)
+            // Written while reading: the store was empty at the start (nobody to find).
+            let appUsers = writesAppWhileReading ? [:] : try app.users(withKeys: keys)
+            let groups = try writesAppWhileReading || memberships.managedGroups.isEmpty ? [:] : app.memberships(ofUsers: keys, in: memberships.managedGroups)
             for (id, snapshot) in chunk {
                 decided.insert(Digest(id))
                 vanishedKeys.insert(snapshot.key)
@@ -1226,6 +1259,8 @@ final class DirectoryRun {
     /// On a full run: managed app users whose key no LDAP user in scope has (for example
     /// after the state directory was lost) are gone from LDAP too.
     private func findManagedUsersOutsideScope() throws {
+        // Written while reading: the store was empty at the start (no managed user).
+        guard !writesAppWhileReading else { return }
         var orphans: [AppUser] = []
         try app.forEachManagedUser { user in
             if !isInScope(Digest(user.key)), !vanishedKeys.contains(user.key) { orphans.append(user) }
@@ -1445,7 +1480,8 @@ final class DirectoryRun {
 
     private func checkSafetyLimits() throws {
         guard !options.force else { return }
-        let managed = try app.managedUserCount()
+        // Written while reading: the store was empty at the start.
+        let managed = writesAppWhileReading ? 0 : try app.managedUserCount()
         let limits = configuration.safety
         let allowedDeactivations = limits.maxDeactivations.allowed(outOf: managed)
         if summary.deactivated > allowedDeactivations {

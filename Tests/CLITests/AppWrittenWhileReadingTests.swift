@@ -1,0 +1,72 @@
+import Foundation
+import Testing
+
+/// A full run into an empty app store writes its app transaction while it reads the users
+/// (`EarlyAppApply`): during the read it holds the app database's write lock and nobody
+/// sees a row; it commits after the read, and a failure there is found again, change by
+/// change, by the usual apply. A full run into a store that has users reads first and
+/// writes after, as before.
+@Suite struct AppWrittenWhileReadingTests {
+    /// What another connection finds in app.db: the number of users, and whether it can
+    /// take the write lock (`BEGIN IMMEDIATE`, no busy wait).
+    private static func look(_ database: String) -> (users: String, writable: Bool) {
+        func sqlite(_ query: String) -> String {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+            process.arguments = ["-bail", database, query]
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardError = FileHandle.nullDevice
+            guard (try? process.run()) != nil else { return "" }
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        return (sqlite("SELECT count(*) FROM users"), sqlite("BEGIN IMMEDIATE; SELECT 'began'; ROLLBACK;") == "began")
+    }
+
+    @Test func aFirstRunWritesTheAppWhileReadingAndCommitsAfter() throws {
+        // 12 people in pages of 5: the stall point comes after the first page.
+        let environment = try FaultEnvironment(people: 12)
+        let database = environment.directory.appendingPathComponent("app.db").path
+        let seen = LockedBox<(users: String, writable: Bool)?>(nil)
+        let first = try environment.run(stallAt: "mid-user-fetch") { _ in seen.value = Self.look(database) }
+        #expect(first.status == 0, "\(first.errors)")
+        #expect(seen.value?.users == "0")
+        #expect(seen.value?.writable == false)
+        #expect(try environment.sqlite("SELECT count(*) FROM users WHERE ldap_managed = 1") == "12\n")
+        #expect(try environment.sqlite("SELECT count(*) FROM ldapsync_commits") == "1\n")
+
+        // The store has users now: the next full run holds no lock while it reads.
+        seen.value = nil
+        let second = try environment.run(["run", "--full"], stallAt: "mid-user-fetch") { _ in seen.value = Self.look(database) }
+        #expect(second.status == 0, "\(second.errors)")
+        #expect(seen.value?.users == "12")
+        #expect(seen.value?.writable == true)
+    }
+
+    @Test func aFailureOfTheAppTransactionWrittenWhileReadingNamesTheChange() throws {
+        let environment = try FaultEnvironment(people: 12)
+        // The application refuses one name; the run's create of that user fails.
+        _ = try environment.sqlite("""
+            DROP TABLE users;
+            CREATE TABLE users (key TEXT PRIMARY KEY NOT NULL, ldap_managed INTEGER NOT NULL DEFAULT 0,
+                                active INTEGER NOT NULL DEFAULT 1, updated_at TEXT,
+                                name TEXT CHECK (name IS NOT 'Refused Name'), email TEXT);
+            """)
+        try environment.server.modify(ldif: """
+            dn: uid=user000007,ou=people,\(environment.suffix)
+            changetype: modify
+            replace: cn
+            cn: Refused Name
+            """)
+        let run = try environment.run()
+        #expect(run.status == 1, "\(run.status) \(run.errors)")
+        // As the usual apply says it: the change, its position, SQLite's message.
+        let failure = try #require(run.output.split(separator: "\n").first { $0.contains("app store transaction failed") })
+        #expect(failure.contains(#"create user "user000007": CHECK constraint failed"#), "\(failure)")
+        #expect(failure.contains("(change 7; nothing was written)"), "\(failure)")
+        #expect(try environment.sqlite("SELECT count(*) FROM users") == "0\n")
+        #expect(try environment.sqlite("SELECT count(*) FROM ldapsync_commits") == "")
+    }
+}
