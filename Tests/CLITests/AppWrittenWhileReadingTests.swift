@@ -45,6 +45,30 @@ import Testing
         #expect(seen.value?.writable == true)
     }
 
+    /// Killed, stopped by SIGTERM, or cut off from slapd while the first run reads: the
+    /// open app transaction is gone with it (nothing in the app, no commit mark), and the
+    /// next run writes every user once.
+    @Test(arguments: ["SIGKILL", "SIGTERM", "slapd"])
+    func aFirstRunStoppedWhileReadingLeavesTheAppEmptyAndTheNextRunConverges(_ stop: String) throws {
+        let environment = try FaultEnvironment(people: 12)
+        let server = environment.server
+        let result = try environment.run(stallAt: "mid-user-fetch") { pid in
+            switch stop {
+            case "SIGKILL": _ = kill(pid, SIGKILL)
+            case "SIGTERM": _ = kill(pid, SIGTERM)
+            default: server.kill()
+            }
+        }
+        #expect(result.status != 0, "\(result.errors)")
+        #expect(try environment.sqlite("SELECT count(*) FROM users") == "0\n")
+        #expect(try environment.sqlite("SELECT count(*) FROM ldapsync_commits") == "")
+        if stop == "slapd" { try server.restart() }
+        let next = try environment.run()
+        #expect(next.status == 0, "\(next.errors)")
+        #expect(try environment.sqlite("SELECT count(*), count(DISTINCT key) FROM users WHERE ldap_managed = 1") == "12|12\n")
+        #expect(try environment.sqlite("SELECT count(*) FROM ldapsync_commits") == "1\n")
+    }
+
     @Test func aFailureOfTheAppTransactionWrittenWhileReadingNamesTheChange() throws {
         let environment = try FaultEnvironment(people: 12)
         // The application refuses one name; the run's create of that user fails.
