@@ -208,9 +208,13 @@ public final class PostgresAppStore: AppStore {
                 // first run: empty tables, never analyzed), and the look-ups of each batch
                 // (keys to create, memberships present) take a few thousand rows: it
                 // scanned the whole growing table for each batch (hashed), an apply of
-                // 1,000,000 users quadratic. Within this transaction only: by index.
+                // 1,000,000 users quadratic. Within this transaction only: by index. The
+                // joins only where an index can serve the membership look-up: without
+                // one, a hash join is the least bad plan.
                 try mapped(operation, suffix: "nothing was written") {
-                    for setting in ["enable_seqscan", "enable_hashjoin", "enable_mergejoin"] {
+                    let settings = try ["enable_seqscan"]
+                        + (membershipPairIsIndexed() ? ["enable_hashjoin", "enable_mergejoin"] : [])
+                    for setting in settings {
                         try connection.execute("SET LOCAL \(setting) = off", operation: operation)
                     }
                 }

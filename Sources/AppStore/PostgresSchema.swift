@@ -162,6 +162,20 @@ extension PostgresAppStore {
             """, [.text(table.quotedIdentifier), .text(String(attribute))], operation: "read indexes").rowCount > 0
     }
 
+    /// Whether an index of the memberships table starts with its group and user columns
+    /// (in either order), as the primary key of the default table does: the look-up of
+    /// present memberships while applying can then go by index.
+    func membershipPairIsIndexed() throws -> Bool {
+        try connection.query("""
+            SELECT 1 FROM pg_index i
+            JOIN pg_attribute a1 ON a1.attrelid = i.indrelid AND a1.attnum = i.indkey[0]
+            JOIN pg_attribute a2 ON a2.attrelid = i.indrelid AND a2.attnum = i.indkey[1]
+            WHERE i.indrelid = to_regclass($1) AND i.indnkeyatts >= 2 AND i.indpred IS NULL
+              AND ((a1.attname = $2 AND a2.attname = $3) OR (a1.attname = $3 AND a2.attname = $2))
+            """, [.text(schema.membershipsTable.quotedIdentifier), .text(schema.membershipGroupColumn),
+                  .text(schema.membershipUserColumn)], operation: "read indexes").rowCount > 0
+    }
+
     /// Whether an index of the memberships table starts with its user column (see the
     /// SQLite store's ``SQLiteAppStore/membershipsHaveUserIndex()``).
     public func membershipsHaveUserIndex() throws -> Bool {

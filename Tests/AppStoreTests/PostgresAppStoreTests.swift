@@ -38,6 +38,30 @@ extension Trait where Self == ConditionTrait {
         }
     }
 
+    /// The apply looks present memberships up by index (joins by nested loop) only where
+    /// an index starts with the group and user columns; either way they are kept once.
+    @Test func membershipLookUpsGoByIndexOnlyWhereThereIsOne() throws {
+        let columns = "group_name TEXT NOT NULL, user_key TEXT NOT NULL"
+        let cases: [(sql: String, indexed: Bool)] = [
+            ("CREATE TABLE group_members (\(columns), PRIMARY KEY (group_name, user_key));", true),
+            ("CREATE TABLE group_members (\(columns), since DATE); CREATE INDEX pair ON group_members (user_key, group_name, since);", true),
+            ("CREATE TABLE group_members (\(columns));", false),
+            ("CREATE TABLE group_members (\(columns)); CREATE INDEX only_user ON group_members (user_key);", false),
+            ("CREATE TABLE group_members (\(columns)); CREATE INDEX partial ON group_members (group_name, user_key) WHERE user_key <> '';", false),
+        ]
+        for (sql, indexed) in cases {
+            try withDatabase(.postgres) { database in
+                try database.raw.execute(sql)
+                let store = try #require(try database.open(testSchema()) as? PostgresAppStore)
+                try store.createDefaultSchema()
+                #expect(try store.membershipPairIsIndexed() == indexed, "\(sql)")
+                try store.apply([.create(user("a")), .addMembership(user: "a", group: "g")])
+                try store.apply([.addMembership(user: "a", group: "g"), .addMembership(user: "a", group: "h")])
+                #expect(try database.raw.rows("SELECT group_name || '/' || user_key FROM group_members ORDER BY 1") == ["g/a", "h/a"], "\(sql)")
+            }
+        }
+    }
+
     @Test func createDefaultSchemaAddsMissingColumnsToAnExistingUsersTable() throws {
         try withDatabase(.postgres) { database in
             try database.raw.execute("""
