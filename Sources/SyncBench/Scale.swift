@@ -89,11 +89,8 @@ func serveDirectory(users: Int) throws {
     say("passwordFile \(passwordFile)")
     say("pid \(server.pid.map(String.init) ?? "?")")
     // And a private PostgreSQL where one can run, as the benchmark's.
-    var postgres: PostgresServer?
-    if PostgresServer.unavailableReason == nil {
-        postgres = try PostgresServer(passwordFile: passwordFile + ".pg")
-        say("postgres \(postgres!.url) passwordFile \(postgres!.passwordFile)")
-    }
+    let postgres = PostgresServer.unavailableReason == nil ? try PostgresServer(passwordFile: passwordFile + ".pg") : nil
+    if let postgres { say("postgres \(postgres.url) passwordFile \(postgres.passwordFile)") }
     while FileHandle.standardInput.availableData.count > 0 {}
     postgres?.stop()
 }

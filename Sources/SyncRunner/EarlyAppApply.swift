@@ -103,11 +103,4 @@ final class EarlyAppApply: @unchecked Sendable {
         condition.broadcast()
         while !done { condition.wait() }
     }
-
-    /// Whether the attempt failed before ``finish()``.
-    var hasFailed: Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        return done && failure != nil
-    }
 }
