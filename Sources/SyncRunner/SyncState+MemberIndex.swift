@@ -48,12 +48,15 @@ extension SyncState {
     /// Brings the index in line with one group snapshot replaced (`old` → `new`, nil:
     /// none), in the transaction that writes it. Idempotent: a commit completed again
     /// after a crash finds old == new for the groups it already wrote.
-    func updateMemberIndex(_ directory: String, id: [UInt8], old: [UInt8]?, new: [UInt8]?, _ txn: inout WriteTransaction) throws {
+    /// - Parameter addingMembers: false when the new members' entries are put by
+    ///   ``putStagedMembers(_:)`` (the staged members hold them, in the index's order).
+    func updateMemberIndex(_ directory: String, id: [UInt8], old: [UInt8]?, new: [UInt8]?, addingMembers: Bool = true,
+                           _ txn: inout WriteTransaction) throws {
         let prefix = Self.prefix(directory)
         let before = try old.map { bytes in try decode("group snapshot") { try StateRecords.decodeGroup(bytes) } }
         let after = try new.map { bytes in try decode("group snapshot") { try StateRecords.decodeGroup(bytes) } }
         let removed = (before?.members ?? []).subtracting(after?.members ?? [])
-        let added = (after?.members ?? []).subtracting(before?.members ?? [])
+        let added = addingMembers ? (after?.members ?? []).subtracting(before?.members ?? []) : []
         // In key order: neighbouring keys share pages. A large group's members are spread
         // over the whole index, whose leaves are read (to be copied) through the map: the
         // pages are released as they go, not all kept resident until the commit's end.
@@ -107,6 +110,8 @@ extension SyncState {
         }
         keys.sort(by: KeyRange.precedes)
         try staging.write { txn in
+            // Every group staged with a snapshot from now on has its members staged too.
+            try txn.put([], forKey: Self.stagedMembersMarker(prefix), in: pendingMembers)
             // The keys are spread over the whole tree: each put reads (to copy) a leaf
             // through the map. Released as they go, they do not all stay resident.
             for (index, key) in keys.enumerated() {
@@ -115,6 +120,34 @@ extension SyncState {
             }
         }
         staging.releaseMappedPages()
+    }
+
+    /// The key in `pendingMembers` that says the staged members are those of every group
+    /// staged with a snapshot (``stageMembers(_:_:)``: the run stages both together). No
+    /// member's key has it: their reference's kind, after the prefix, is 1 or 2.
+    static func stagedMembersMarker(_ prefix: [UInt8]) -> [UInt8] { prefix + [0] }
+
+    /// Whether the staged members are those of every staged group (``stagedMembersMarker(_:)``).
+    func hasStagedMembers(_ directory: String) throws -> Bool {
+        guard let staging, let pendingMembers else { return false }
+        return try staging.read { txn in try txn.get(Self.stagedMembersMarker(Self.prefix(directory)), in: pendingMembers) != nil }
+    }
+
+    /// Puts the staged members' entries into the member index, in its key order: each
+    /// transaction fills neighbouring leaves, where putting each group's members in turn
+    /// would touch leaves all over the index for every group (a first run's million
+    /// members rewrote the whole index dozens of times). Idempotent, like the commit.
+    func putStagedMembers(_ directory: String, chunk: Int = 10_000) throws {
+        guard let staging, let pendingMembers else { return }
+        let prefix = Self.prefix(directory)
+        let members = KeyRange(from: prefix + [1], to: prefix + [3])
+        try forEachChunk(staging, pendingMembers, ranges: [members], chunk: chunk) { keys in
+            try environment.write { txn in
+                for (key, _) in keys { try txn.put([], forKey: key, in: memberIndex) }
+            }
+            environment.releaseMappedPages()
+            staging.releaseMappedPages()
+        }
     }
 
     /// The ids of the groups whose snapshot holds each of these members; with `staged`,

@@ -625,13 +625,16 @@ final class SyncState {
     /// transaction's dirty pages. Idempotent, like the rest of the commit.
     private func commitStagedGroups(_ directory: String, _ staging: Environment, _ pendingCommit: Database) throws {
         let groupPrefix = Self.partKey(directory, .group)
+        // Staged with their groups: the new members' entries are put after, in order.
+        let membersStaged = try hasStagedMembers(directory)
         try forEachChunk(staging, pendingCommit, prefix: groupPrefix, chunk: Self.commitChunk, maxBytes: 50_000 * 32) { batch in
             try environment.write { txn in
                 for (index, (key, value)) in batch.enumerated() {
                     if index % 20 == 19 { environment.releaseMappedPages() }
                     let id = Array(key.dropFirst(groupPrefix.count))
                     let body: [UInt8]? = value.first == 1 ? Array(value.dropFirst()) : nil
-                    try updateMemberIndex(directory, id: id, old: txn.get(Self.key(directory, id), in: groups), new: body, &txn)
+                    try updateMemberIndex(directory, id: id, old: txn.get(Self.key(directory, id), in: groups), new: body,
+                                          addingMembers: !membersStaged, &txn)
                     if let body { try txn.put(body, forKey: Self.key(directory, id), in: groups) }
                     else { _ = try txn.delete(Self.key(directory, id), in: groups) }
                 }
@@ -639,6 +642,7 @@ final class SyncState {
             environment.releaseMappedPages()
             staging.releaseMappedPages()
         }
+        if membersStaged { try putStagedMembers(directory) }
     }
 
 

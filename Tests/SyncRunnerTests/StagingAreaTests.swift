@@ -37,6 +37,37 @@ import Testing
         }
     }
 
+    /// A run stages a changed group's members with its snapshot (`stageMembers`): the
+    /// commit puts their index entries after the groups, in the index's order, and still
+    /// removes those of the members a group lost and of a group gone.
+    @Test func theStagedMembersOfTheChangedGroupsAreInTheIndexAfterTheCommit() throws {
+        try withState { state in
+            func commit(_ groups: [[UInt8]: GroupRecord?]) throws {
+                for case (let id, let record?) in groups { try state.stageMembers("a", [(id, record.members)]) }
+                try state.stageGroups("a", groups)
+                try state.stageCommit(SyncState.Commit(directory: "a"), inDoubt: [:])
+                try state.prepare("a", InflightRecord(runID: "run", writesApp: false, cursorBefore: nil))
+                try state.commitStaged("a", recovering: nil)
+                #expect(try state.stagedRecordCount("a") == 0)
+            }
+            let people: [MemberReference] = [.key("alice"), .key("bob"), .key("carol"), .dn("uid=dave,ou=people")]
+            try commit([
+                [7]: GroupRecord(dn: "cn=staff,ou=groups", name: "staff", members: [.key("alice"), .key("bob")]),
+                [8]: GroupRecord(dn: "cn=admins,ou=groups", name: "admins", members: [.key("bob"), .dn("uid=dave,ou=people")]),
+            ])
+            #expect(try state.groupIDs("a", holding: people).mapValues { Set($0) }
+                    == [.key("alice"): [[7]], .key("bob"): [[7], [8]], .dn("uid=dave,ou=people"): [[8]]])
+
+            // staff loses alice and gains carol; admins go.
+            let changed: [[UInt8]: GroupRecord?] = [
+                [7]: GroupRecord(dn: "cn=staff,ou=groups", name: "staff", members: [.key("bob"), .key("carol")]),
+                [8]: GroupRecord?.none,
+            ]
+            try commit(changed)
+            #expect(try state.groupIDs("a", holding: people) == [.key("bob"): [[7]], .key("carol"): [[7]]])
+        }
+    }
+
     /// More records than one discarding transaction takes (5,000 small ones, 100 app-change
     /// batches), in every part, for two directories: only the one discarded goes.
     @Test func discardingADirectoryLeavesAnothersStagedRecords() throws {
@@ -52,10 +83,11 @@ import Testing
                 }
                 try state.stageCommit(SyncState.Commit(directory: directory, deactivated: ["x": true]), inDoubt: [:])
             }
-            // Users, members, app-change batches, the group and the commit's mark and end marker.
-            #expect(try state.stagedRecordCount("a") == 12_345 * 2 + 308 + 3)
+            // Users, members and their marker, app-change batches, the group and the
+            // commit's mark and end marker.
+            #expect(try state.stagedRecordCount("a") == 12_345 * 2 + 1 + 308 + 3)
             let before = try state.stagedRecordCount("b")
-            #expect(before == 40 * 2 + 1 + 3)
+            #expect(before == 40 * 2 + 1 + 1 + 3)
 
             try state.discardStaged("a")
 
