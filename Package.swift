@@ -28,6 +28,8 @@ let package = Package(
             providers: [.apt(["liblmdb-dev"])]
         ),
         // libpq, imported only by the PostgreSQL app store (Sources/AppStore/Postgres*.swift).
+        // Linux calls Swift's Glibc module leaves out (copy_file_range).
+        .systemLibrary(name: "CLinux"),
         .systemLibrary(
             name: "CLibPQ",
             pkgConfig: "libpq",
@@ -57,7 +59,7 @@ let package = Package(
         .target(
             name: "SyncRunner",
             dependencies: [
-                "SyncEngine", "SyncConfig", "LDAPClient", "StateStore", "AppStore", "DirectoryModel",
+                "SyncEngine", "SyncConfig", "LDAPClient", "StateStore", "AppStore", "DirectoryModel", "CLinux",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

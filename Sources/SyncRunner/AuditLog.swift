@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CLinux
 
 /// The audit log (SPEC §11, I8): one JSON line per write attempted on either side,
 /// appended to a file that only its owner can read.
@@ -111,6 +112,97 @@ public final class AuditLog {
             throw error
         }
         unsynced = false
+    }
+
+    /// Writes the buffered lines without an fsync: for a log of lines written ahead
+    /// (``appendContents(of:)``), which is never the record itself.
+    func writeBuffered() throws(AuditLogError) {
+        if let failure { throw failure }
+        try writePending()
+    }
+
+    /// Appends the lines of `other`, a file of complete lines written ahead by this run
+    /// (``EarlyAppApply``), after this log's own buffered lines. The kernel copies them
+    /// (`copy_file_range`; `pread`/`pwrite` where it cannot, as across file systems),
+    /// under the lock ``append(_:)``'s writes take; they are on disk after the next
+    /// ``flush()``.
+    ///
+    /// - Throws: ``AuditLogError`` for a failed write or copy. Lines copied before the
+    ///   failure stay in the file, like the lines of a failed write of the buffer (a line
+    ///   cut short is ended by the next write).
+    func appendContents(of other: AuditLog) throws(AuditLogError) {
+        if let failure { throw failure }
+        try other.writeBuffered()
+        try writePending()
+        while flock(descriptor, LOCK_EX) != 0 {
+            let code = errno
+            if code == EINTR { continue }
+            throw AuditLogError(path: path, reason: .system(.lock, code: code))
+        }
+        defer { flock(descriptor, LOCK_UN) }
+        // A line cut short at the end is ended first, as ``writePending()`` does.
+        pending = [Self.newline]
+        try terminateTornLine()
+        if pending.count > 1 { try writeAll() }
+        pending.removeAll(keepingCapacity: true)
+
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else { throw AuditLogError(path: path, reason: .system(.inspect, code: errno)) }
+        var target = status.st_size
+        guard fstat(other.descriptor, &status) == 0 else {
+            throw AuditLogError(path: other.path, reason: .system(.inspect, code: errno))
+        }
+        let count = status.st_size
+        guard count > 0 else { return }
+        // copy_file_range and pwrite write at an offset, which O_APPEND would override
+        // (copy_file_range refuses it): off for the copy, under the lock.
+        let flags = fcntl(descriptor, F_GETFL)
+        guard flags >= 0, fcntl(descriptor, F_SETFL, flags & ~O_APPEND) == 0 else {
+            throw AuditLogError(path: path, reason: .system(.write, code: errno))
+        }
+        defer { _ = fcntl(descriptor, F_SETFL, flags) }
+        var source: off_t = 0
+        var copies = true
+        var buffer: [UInt8] = []
+        while source < count {
+            let copied: Int
+            if copies {
+                copied = copy_file_range(other.descriptor, &source, descriptor, &target, Int(count - source), 0)
+            } else {
+                if buffer.isEmpty { buffer = [UInt8](repeating: 0, count: 1 << 20) }
+                let read = buffer.withUnsafeMutableBytes { pread(other.descriptor, $0.baseAddress, $0.count, source) }
+                guard read > 0 else {
+                    throw AuditLogError(path: other.path, reason: .system(.inspect, code: read < 0 ? errno : EIO))
+                }
+                var written = 0
+                while written < read {
+                    let count = buffer.withUnsafeBytes { pwrite(descriptor, $0.baseAddress! + written, read - written, target) }
+                    if count > 0 {
+                        written += count
+                        target += off_t(count)
+                        unsynced = true
+                        continue
+                    }
+                    let code = count < 0 ? errno : EIO
+                    if code == EINTR { continue }
+                    throw AuditLogError(path: path, reason: .system(.write, code: code))
+                }
+                source += off_t(read)
+                continue
+            }
+            if copied > 0 {
+                unsynced = true
+                continue
+            }
+            let code = copied < 0 ? errno : EIO
+            if code == EINTR { continue }
+            // Not between these files (another file system, an old kernel): copied here.
+            if copies, [EXDEV, EINVAL, ENOSYS, EOPNOTSUPP].contains(code) {
+                copies = false
+                continue
+            }
+            throw AuditLogError(path: path, reason: .system(.write, code: code))
+        }
     }
 
     /// The number of bytes buffered, for tests.

@@ -212,13 +212,15 @@ final class DirectoryRun {
         if !options.dryRun, usesGroups, directory.groups?.members != .memberOf { try state?.ensureMemberIndex(directory.name) }
         appStartsEmpty = try app.hasNoUsers()
         if appStartsEmpty, since == nil, !options.dryRun, options.only.isEmpty, state != nil {
-            earlyApply = EarlyAppApply(store: app, mark: CommitMark(directory: directory.name, runID: runID))
+            earlyApply = EarlyAppApply(store: app, mark: CommitMark(directory: directory.name, runID: runID),
+                                       auditAhead: auditAhead())
             writesAppWhileReading = true
         }
         // Any way out before the commit below rolls it back.
         defer {
             earlyApply?.cancel()
             earlyApply = nil
+            if writesAppWhileReading { unlink(auditAheadPath) }
         }
         let readStart = clock.now
         let limited = !options.only.isEmpty
@@ -288,6 +290,7 @@ final class DirectoryRun {
                 var applying = PhaseProgress(progress, directory: directory.name, phase: .applyingToApp, total: stagedAppChanges)
                 defer { applying.finish() }
                 var written = false
+                var linesWritten: AuditLog?
                 if let early = earlyApply {
                     // Written while reading: the in-flight record is there, commit it now.
                     earlyApply = nil
@@ -295,6 +298,7 @@ final class DirectoryRun {
                         logger.notice("the app transaction written during the read failed and was rolled back; the staged changes are applied again: \(failure)")
                     } else {
                         written = true
+                        linesWritten = early.auditLinesWritten
                         applying.advance(by: stagedAppChanges)
                     }
                 }
@@ -313,7 +317,11 @@ final class DirectoryRun {
                         return batch
                     }, mark: CommitMark(directory: directory.name, runID: runID))
                 }
-                try auditAppChanges(state, outcome: .success, message: nil)
+                if let linesWritten, let audit {
+                    do { try audit.appendContents(of: linesWritten) } catch { auditFailure = error }
+                } else {
+                    try auditAppChanges(state, outcome: .success, message: nil)
+                }
             } catch {
                 // Nothing was written to the app (one transaction): nothing is committed,
                 // the cursor stays, and the next run redoes the work.
@@ -1084,7 +1092,7 @@ final class DirectoryRun {
                 try state.stageAppChanges(directory.name, appBatch, sequence: stagedAppBatches)
                 stagedAppChanges += appBatch.count
                 stagedAppBatches += 1
-                if let early = earlyApply, !early.push(appBatch) {
+                if let early = earlyApply, !early.push(appBatch, time: wallClock()) {
                     // It failed: the batches are applied after the read, as without it.
                     earlyApply = nil
                 }
@@ -1303,66 +1311,37 @@ final class DirectoryRun {
         do { try audit?.flush() } catch { throw RunError.stateStore("audit log \(configuration.audit.path): \(error)") }
     }
 
+    /// The file a first run's audit lines are written ahead to while it reads
+    /// (``EarlyAppApply``): in the staging directory, removed at the end of the run.
+    private var auditAheadPath: String { configuration.statePath + "/staging/audit-ahead.jsonl" }
+
+    /// The audit lines of a first run's app changes, written ahead by the app
+    /// transaction's thread; nil (they are written after the transaction, from the staging
+    /// area) without an audit log or when the file cannot be made.
+    private func auditAhead() -> EarlyAppApply.AuditAhead? {
+        guard audit != nil else { return nil }
+        // Left by a run that died: its lines were never appended.
+        unlink(auditAheadPath)
+        do {
+            let log = try AuditLog(path: auditAheadPath)
+            let lines = AppChangeAudit(policy: policy, runID: runID, directory: directory.name, outcome: .success, message: nil)
+            return EarlyAppApply.AuditAhead(lines: lines, log: log)
+        } catch {
+            logger.debug("the audit lines are written after the app transaction", metadata: ["error": "\(error)"])
+            return nil
+        }
+    }
+
     /// One line per app change of the run (read back from the staging area), with the
-    /// transaction's outcome. Lines without a message are written as bytes
-    /// (`AppChangeLines`); the others, and a change with a value in no mapped column, as
-    /// ``AuditRecord``s: the same lines either way.
+    /// transaction's outcome (``AppChangeAudit``).
     private func auditAppChanges(_ state: SyncState, outcome: AuditRecord.Outcome, message: String?) throws {
         guard let audit else { return }
-        let sensitive = Set(policy.attributes.filter(\.sensitive).map(\.column))
-        let kinds = Dictionary(policy.attributes.map { ($0.column, $0) }, uniquingKeysWith: { first, _ in first })
-        func attributes(_ values: [String: AppValue]) -> [AuditAttribute] {
-            values.sorted { $0.key < $1.key }.map { column, value in
-                let text = kinds[column].map { ValueMapping.display(value, for: $0) } ?? "\(value)"
-                return AuditAttribute(name: column, new: [text], sensitive: sensitive.contains(column))
-            }
-        }
-        func record(_ change: AppChange, time: Timestamp) -> AuditRecord {
-            .appChange(change, time: time, runID: runID, directory: directory.name, outcome: outcome, message: message,
-                       attributes: attributes)
-        }
-        var lines = message == nil ? AppChangeLines(
-            runID: runID, directory: directory.name, outcome: outcome,
-            columns: kinds.map { column, attribute in
-                AppChangeLines.Column(
-                    name: column,
-                    redacted: AuditAttribute(name: column, sensitive: sensitive.contains(column)).isRedacted,
-                    showsTextAsIs: attribute.kind == .multiText,
-                    display: { ValueMapping.display($0, for: attribute) }
-                )
-            }
-        ) : nil
+        var lines = AppChangeAudit(policy: policy, runID: runID, directory: directory.name, outcome: outcome, message: message)
         var sequence: UInt64 = 0
         while let changes = try state.stagedAppChanges(directory.name, sequence: sequence) {
             sequence += 1
             if sequence % 20 == 0 { state.releaseMappedPages() }
-            // The lines of one batch share its time (they record one transaction).
-            let time = wallClock()
-            guard lines != nil else {
-                for change in changes { appendAudit(record(change, time: time)) }
-                continue
-            }
-            lines?.setTime(time)
-            var index = changes.startIndex
-            while index < changes.endIndex {
-                // As many lines as the fast path takes, then one record, and on.
-                let before = index
-                do {
-                    try audit.appendLines { output in
-                        while index < changes.endIndex, lines?.append(changes[index], to: &output) == true {
-                            index += 1
-                        }
-                    }
-                } catch {
-                    auditFailure = error
-                    // Nothing taken: the log refuses every line (an earlier fsync failed).
-                    if index == before { break }
-                }
-                if index < changes.endIndex {
-                    appendAudit(record(changes[index], time: time))
-                    index += 1
-                }
-            }
+            lines.append(changes, time: wallClock(), to: audit) { auditFailure = $0 }
         }
     }
 

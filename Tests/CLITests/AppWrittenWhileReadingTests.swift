@@ -25,6 +25,21 @@ import Testing
         return (sqlite("SELECT count(*) FROM users"), sqlite("BEGIN IMMEDIATE; SELECT 'began'; ROLLBACK;") == "began")
     }
 
+    /// The audit lines of the app changes, as the run's `side: app` lines: operation and key.
+    private static func appLines(_ environment: FaultEnvironment) throws -> [(operation: String, key: String, outcome: String)] {
+        let text = try String(contentsOf: environment.directory.appendingPathComponent("audit.jsonl"), encoding: .utf8)
+        return try text.split(separator: "\n").compactMap { line in
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            guard object["side"] as? String == "app" else { return nil }
+            return (object["op"] as? String ?? "", object["key"] as? String ?? "", object["outcome"] as? String ?? "")
+        }
+    }
+
+    /// The file the transaction's thread writes the audit lines ahead to.
+    private static func aheadFileExists(_ environment: FaultEnvironment) -> Bool {
+        FileManager.default.fileExists(atPath: environment.directory.appendingPathComponent("state/staging/audit-ahead.jsonl").path)
+    }
+
     @Test func aFirstRunWritesTheAppWhileReadingAndCommitsAfter() throws {
         // 12 people in pages of 5: the stall point comes after the first page.
         let environment = try FaultEnvironment(people: 12)
@@ -36,6 +51,12 @@ import Testing
         #expect(seen.value?.writable == false)
         #expect(try environment.sqlite("SELECT count(*) FROM users WHERE ldap_managed = 1") == "12\n")
         #expect(try environment.sqlite("SELECT count(*) FROM ldapsync_commits") == "1\n")
+        // The audit lines written ahead by the transaction's thread are in the log, once
+        // each, and their file is gone.
+        let lines = try Self.appLines(environment)
+        #expect(lines.filter { $0.operation == "create" }.map(\.key).sorted() == (1...12).map { String(format: "user%06d", $0) })
+        #expect(lines.allSatisfy { $0.outcome == "success" })
+        #expect(!Self.aheadFileExists(environment))
 
         // The store has users now: the next full run holds no lock while it reads.
         seen.value = nil
@@ -62,11 +83,17 @@ import Testing
         #expect(result.status != 0, "\(result.errors)")
         #expect(try environment.sqlite("SELECT count(*) FROM users") == "0\n")
         #expect(try environment.sqlite("SELECT count(*) FROM ldapsync_commits") == "")
+        #expect(try Self.appLines(environment).isEmpty)
         if stop == "slapd" { try server.restart() }
         let next = try environment.run()
         #expect(next.status == 0, "\(next.errors)")
         #expect(try environment.sqlite("SELECT count(*), count(DISTINCT key) FROM users WHERE ldap_managed = 1") == "12|12\n")
         #expect(try environment.sqlite("SELECT count(*) FROM ldapsync_commits") == "1\n")
+        // The lines a killed run wrote ahead never reach the log; the next run's do, once.
+        let creates = try Self.appLines(environment).filter { $0.operation == "create" }
+        #expect(creates.count == 12)
+        #expect(Set(creates.map(\.key)).count == 12)
+        #expect(!Self.aheadFileExists(environment))
     }
 
     @Test func aFailureOfTheAppTransactionWrittenWhileReadingNamesTheChange() throws {
@@ -92,5 +119,10 @@ import Testing
         #expect(failure.contains("(change 7; nothing was written)"), "\(failure)")
         #expect(try environment.sqlite("SELECT count(*) FROM users") == "0\n")
         #expect(try environment.sqlite("SELECT count(*) FROM ldapsync_commits") == "")
+        // The lines say what happened: every change failed, none succeeded.
+        let lines = try Self.appLines(environment)
+        #expect(lines.filter { $0.operation == "create" }.count == 12)
+        #expect(lines.allSatisfy { $0.outcome == "failure" }, "\(lines.map(\.outcome))")
+        #expect(!Self.aheadFileExists(environment))
     }
 }

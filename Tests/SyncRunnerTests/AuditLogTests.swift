@@ -213,6 +213,37 @@ import Glibc
         #expect(text[3].isEmpty)
     }
 
+    /// The lines a first run writes ahead (EarlyAppApply) come after the log's own
+    /// buffered lines, on a line of their own after a cut line, and the log appends
+    /// after them again. In /dev/shm (another file system) the kernel cannot copy between
+    /// the files, and the lines are copied by reads and writes.
+    @Test(arguments: ["same", "tmpfs"])
+    func linesWrittenAheadAreAppendedAfterTheBufferedOnes(_ place: String) throws {
+        let temporary = try AuditTemporaryDirectory()
+        let path = temporary.path + "/audit.jsonl"
+        let aheadDirectory: AuditTemporaryDirectory? = place == "tmpfs" ? try AuditTemporaryDirectory(in: "/dev/shm") : nil
+        let aheadPath = (aheadDirectory?.path ?? temporary.path) + "/ahead.jsonl"
+        let complete = String(decoding: line(record(key: "earlier")), as: UTF8.self)
+        #expect(FileManager.default.createFile(atPath: path, contents: Data((complete + #"{"time":"2026-11"#).utf8),
+                                               attributes: [.posixPermissions: 0o600]))
+
+        let log = try AuditLog(path: path)
+        try log.append(record(key: "alice"))
+        let ahead = try AuditLog(path: aheadPath, writeThreshold: 4096)
+        // Past the threshold: some lines are in the file, the rest buffered.
+        for index in 0..<3000 { try ahead.append(record(key: "ahead\(index)")) }
+        try log.appendContents(of: ahead)
+        try log.append(record(key: "carol"))
+        try log.flush()
+
+        let text = try contents(path).split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(text[1] == #"{"time":"2026-11"#)
+        let keys = try text.dropFirst(2).dropLast().map { try object(String($0))["key"] as? String }
+        #expect(keys == ["alice"] + (0..<3000).map { "ahead\($0)" } + ["carol"])
+        #expect(text.last?.isEmpty == true)
+        #expect(try permissions(path) == 0o600)
+    }
+
     // MARK: - The lines
 
     @Test func aLineHoldsTheKeysInTheirOrderWithTheirValues() throws {
@@ -389,8 +420,8 @@ private func permissions(_ path: String) throws -> Int {
 private final class AuditTemporaryDirectory {
     let path: String
 
-    init() throws {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("ldapsync-audit-\(UUID().uuidString)").path
+    init(in parent: String = FileManager.default.temporaryDirectory.path) throws {
+        path = parent + "/ldapsync-audit-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
     }
 
