@@ -184,6 +184,13 @@ public final class PostgresAppStore: AppStore {
         try apply(streaming: next, count: nil, mark: mark)
     }
 
+    /// Without a savepoint around each multi-row statement: a failure rolls the whole
+    /// transaction back, and the caller applies the changes again with
+    /// ``apply(replayable:mark:)``, whose error names the change.
+    public func tryApply(streaming next: () throws -> [AppChange]?, mark: CommitMark?) throws {
+        try apply(streaming: next, count: nil, mark: mark, careful: false)
+    }
+
     public func committedRun(of directory: String) throws -> String? {
         try entering {
             let operation = "read \(CommitMark.table)"
@@ -198,7 +205,9 @@ public final class PostgresAppStore: AppStore {
         }
     }
 
-    private func apply(streaming next: () throws -> [AppChange]?, count: Int?, mark: CommitMark?) throws {
+    /// - Parameter careful: a savepoint around each multi-row statement, so that a failing
+    ///   one is written again row by row to name the failing change (``PostgresWriter``).
+    private func apply(streaming next: () throws -> [AppChange]?, count: Int?, mark: CommitMark?, careful: Bool = true) throws {
         let now = SQLiteAppStore.iso8601UTC(secondsSince1970: Int64(Date().timeIntervalSince1970.rounded(.down)))
         try entering {
             let operation = "apply \(count.map(String.init) ?? "") changes"
@@ -218,7 +227,7 @@ public final class PostgresAppStore: AppStore {
                         try connection.execute("SET LOCAL \(setting) = off", operation: operation)
                     }
                 }
-                var writer = PostgresWriter(store: self, now: now, count: count)
+                var writer = PostgresWriter(store: self, now: now, count: count, careful: careful)
                 while let changes = try next() {
                     try writer.write(changes)
                 }

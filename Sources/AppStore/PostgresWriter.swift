@@ -6,11 +6,15 @@
 /// chunk fails (an application constraint, a trigger), it is rolled back to the
 /// savepoint and its rows are written one at a time, so that the error names the change
 /// that fails, as the SQLite store's does. The checks that the SQLite store makes per
-/// row (a create's key must be new) are made per run with one query.
+/// row (a create's key must be new) are made per run with one query. Without `careful`
+/// (``PostgresAppStore/tryApply(streaming:mark:)``) there are no savepoints: a failing
+/// statement fails the transaction, which the caller applies again carefully.
 struct PostgresWriter {
     let store: PostgresAppStore
     let now: String
     let count: Int?
+    /// A savepoint around each multi-row statement.
+    let careful: Bool
     /// Changes of earlier batches.
     private var applied = 0
     /// `placeholders(rows:columns:)` by shape: the same few shapes recur for every chunk.
@@ -20,10 +24,11 @@ struct PostgresWriter {
     static let rowsPerArrayStatement = 10_000
     static let parametersPerStatement = 30_000
 
-    init(store: PostgresAppStore, now: String, count: Int?) {
+    init(store: PostgresAppStore, now: String, count: Int?, careful: Bool = true) {
         self.store = store
         self.now = now
         self.count = count
+        self.careful = careful
     }
 
     private var sql: PostgresSQL { store.sql }
@@ -200,11 +205,12 @@ struct PostgresWriter {
             start += chunk.count
             do {
                 try checkNUL(chunk)
-                if chunk.count > 1 { try connection.execute("SAVEPOINT ldapsync_chunk", operation: "savepoint") }
+                let savepoint = careful && chunk.count > 1
+                if savepoint { try connection.execute("SAVEPOINT ldapsync_chunk", operation: "savepoint") }
                 let (list, parameters) = values(chunk)
                 try connection.query(statement(list), parameters, operation: "write")
-                if chunk.count > 1 { try connection.execute("RELEASE SAVEPOINT ldapsync_chunk", operation: "savepoint") }
-            } catch let error as PostgresServerError where chunk.count > 1 {
+                if savepoint { try connection.execute("RELEASE SAVEPOINT ldapsync_chunk", operation: "savepoint") }
+            } catch let error as PostgresServerError where careful && chunk.count > 1 {
                 try store.mapped("roll back to savepoint", suffix: "nothing was written") {
                     try connection.execute("ROLLBACK TO SAVEPOINT ldapsync_chunk", operation: "roll back to savepoint")
                 }

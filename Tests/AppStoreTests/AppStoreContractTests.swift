@@ -444,6 +444,53 @@ import Testing
         }
     }
 
+    /// The attempt a first run makes while it reads (`tryApply`, without SQLite's
+    /// statement journals or PostgreSQL's savepoints): a change refused in the middle of
+    /// a multi-row statement leaves nothing written, and the careful apply of the same
+    /// batches names it; without a refusal, the attempt commits everything.
+    @Test(arguments: Backend.available)
+    func aFailedAttemptLeavesNothingAndTheCarefulApplyNamesTheChange(backend: Backend) throws {
+        try withStore(backend) { store, raw in
+            switch backend {
+            case .sqlite:
+                try raw.execute("""
+                    CREATE TRIGGER refuse BEFORE INSERT ON users
+                    WHEN NEW.key = 'u0700' BEGIN SELECT RAISE(ABORT, 'refused by the application'); END
+                    """)
+            case .postgres:
+                try raw.execute("""
+                    CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+                    BEGIN IF NEW.key = 'u0700' THEN RAISE EXCEPTION 'refused by the application'; END IF; RETURN NEW; END $$;
+                    CREATE TRIGGER refuse BEFORE INSERT ON users FOR EACH ROW EXECUTE FUNCTION refuse();
+                    """)
+            }
+            let before = try raw.dump()
+            let batches: [[AppChange]] = [
+                (0..<500).map { .create(user(String(format: "u%04d", $0))) },
+                (500..<1_000).map { .create(user(String(format: "u%04d", $0))) }
+                    + (0..<1_000).map { .addMembership(user: String(format: "u%04d", $0), group: "g") },
+            ]
+            var remaining = batches
+            #expect(throws: (any Error).self) {
+                try store.tryApply(streaming: { remaining.isEmpty ? nil : remaining.removeFirst() }, mark: nil)
+            }
+            #expect(try raw.dump() == before)
+            let error = #expect(throws: AppStoreError.self) {
+                try store.apply(replayable: { $0 < batches.count ? batches[$0] : nil }, mark: nil)
+            }
+            #expect(error?.operation == #"create user "u0700""#)
+            #expect(error?.message.contains("refused by the application") == true)
+            #expect(error?.message.contains("(change 701 of") == true || error?.message.contains("(change 701;") == true, "\(error?.message ?? "")")
+            #expect(try raw.dump() == before)
+
+            try raw.execute("DROP TRIGGER refuse" + (backend == .postgres ? " ON users" : ""))
+            remaining = batches
+            try store.tryApply(streaming: { remaining.isEmpty ? nil : remaining.removeFirst() }, mark: nil)
+            #expect(try store.managedUserCount() == 1_000)
+            #expect(try store.memberships(ofUsers: ["u0000", "u0999"], in: ["g"]) == ["u0000": ["g"], "u0999": ["g"]])
+        }
+    }
+
     @Test(arguments: Backend.available)
     func anApplicationTriggerRefusingAChangeNamesTheChangeButNoValue(backend: Backend) throws {
         try withStore(backend) { store, raw in
