@@ -19,6 +19,8 @@ struct ClaimTable {
     /// Digests in each table (a key claimed again replaces its slot's pair number).
     private var keyCount = 0
     private var idCount = 0
+    /// Random per table: the slots of exact (short) digests cannot be chosen from outside.
+    private let seed = UInt64.random(in: .min ... .max)
 
     init() {}
 
@@ -63,10 +65,8 @@ struct ClaimTable {
         return byKey ? found.key : found.id
     }
 
-    private static func slot(of digest: Digest, mask: Int) -> Int {
-        var hasher = Hasher()
-        hasher.combine(digest)
-        return hasher.finalize() & mask
+    private func slot(of digest: Digest, mask: Int) -> Int {
+        Int(truncatingIfNeeded: digest.mixed(seed: seed)) & mask
     }
 
     /// The pair index for `digest`, nil when it has none.
@@ -74,7 +74,7 @@ struct ClaimTable {
         let slots = byKey ? self.byKey : byID
         guard !slots.isEmpty else { return nil }
         let mask = slots.count - 1
-        var slot = Self.slot(of: digest, mask: mask)
+        var slot = slot(of: digest, mask: mask)
         while true {
             let number = slots[slot]
             if number == 0 { return nil }
@@ -87,7 +87,7 @@ struct ClaimTable {
     private func insert(_ number: UInt32, into slots: inout [UInt32], byKey: Bool) -> Bool {
         let digest = self.digest(number, byKey: byKey)
         let mask = slots.count - 1
-        var slot = Self.slot(of: digest, mask: mask)
+        var slot = slot(of: digest, mask: mask)
         while true {
             let present = slots[slot]
             if present == 0 {

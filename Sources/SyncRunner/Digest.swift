@@ -42,4 +42,16 @@ struct Digest: Hashable, Sendable {
     init(_ text: String) {
         self.init(text.utf8)
     }
+
+    /// A well-mixed 64-bit value for open addressing (``ClaimTable``), cheaper than
+    /// `Hasher`: a hashed digest's halves are SipHash values already, and an exact one's
+    /// bytes are mixed with this process's random `seed` (a multiply-xorshift finalizer),
+    /// so that no one can choose keys that collide.
+    func mixed(seed: UInt64) -> UInt64 {
+        var value = low ^ seed ^ (high &* 0x9E37_79B9_7F4A_7C15)
+        value ^= value >> 32
+        value &*= 0xD6E8_FEB8_6659_FD93
+        value ^= value >> 32
+        return value
+    }
 }
