@@ -102,6 +102,20 @@ extension Transaction where Access == ReadWriteAccess {
         try check(rc, "mdb_put", on: db)
     }
 
+    /// Stores `value` under the key `key` points at (``put(_:forKey:in:)`` without an
+    /// array for the key: for keys cut from one buffer).
+    public mutating func put(_ value: [UInt8], forKey key: UnsafeRawBufferPointer, in db: Database) throws {
+        let dbi = self.dbi(of: db)
+        // LMDB only reads a key passed in (see withMDBVal); an empty key points at a byte.
+        var empty: UInt8 = 0
+        let rc = withUnsafeMutablePointer(to: &empty) { emptyPointer in
+            var keyValue = MDB_val(mv_size: key.count,
+                                   mv_data: key.count == 0 ? UnsafeMutableRawPointer(emptyPointer) : UnsafeMutableRawPointer(mutating: key.baseAddress!))
+            return withMDBVal(value) { value in mdb_put(handle, dbi, &keyValue, &value, 0) }
+        }
+        try check(rc, "mdb_put", on: db)
+    }
+
     /// Removes `key` and its value; returns whether the key existed.
     @discardableResult
     public mutating func delete(_ key: [UInt8], in db: Database) throws -> Bool {
