@@ -209,6 +209,12 @@ public final class Environment {
         try write { txn in try txn.openDatabase(named: name) }
     }
 
+    /// ``database(named:)`` for several names, in one transaction: one commit (and, in a
+    /// durable environment, one fsync) instead of one each.
+    public func databases(named names: [String]) throws -> [Database] {
+        try write { txn in try names.map { name in try txn.openDatabase(named: name) } }
+    }
+
     /// Runs `body` in a read-only transaction and returns its result.
     ///
     /// The transaction sees the data as of its beginning, whatever is written meanwhile.

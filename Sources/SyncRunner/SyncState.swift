@@ -48,26 +48,22 @@ final class SyncState {
     /// - Parameter staging: open the scratch environment a run stages into.
     init(path: String, staging: Bool = false) throws {
         environment = try Environment(path: path, maxDatabases: 16)
-        users = try environment.database(named: "users")
-        userDNs = try environment.database(named: "userDNs")
-        userKeys = try environment.database(named: "userKeys")
-        groups = try environment.database(named: "groups")
-        cursors = try environment.database(named: "cursors")
-        retry = try environment.database(named: "retry")
-        deactivated = try environment.database(named: "deactivated")
-        runs = try environment.database(named: "runs")
-        conflicts = try environment.database(named: "conflicts")
-        inflight = try environment.database(named: "inflight")
-        inDoubt = try environment.database(named: "inDoubt")
-        memberIndex = try environment.database(named: "memberIndex")
-        groupHeads = try environment.database(named: "groupHeads")
+        let databases = try environment.databases(named: [
+            "users", "userDNs", "userKeys", "groups", "cursors", "retry", "deactivated", "runs", "conflicts",
+            "inflight", "inDoubt", "memberIndex", "groupHeads",
+        ])
+        (users, userDNs, userKeys, groups, cursors, retry, deactivated) =
+            (databases[0], databases[1], databases[2], databases[3], databases[4], databases[5], databases[6])
+        (runs, conflicts, inflight, inDoubt, memberIndex, groupHeads) =
+            (databases[7], databases[8], databases[9], databases[10], databases[11], databases[12])
         if staging {
             let scratch = try SyncState.openStaging(path + "/staging")
             self.staging = scratch
-            pending = try scratch.database(named: "pending")
-            pendingApp = try scratch.database(named: "pendingApp")
-            pendingCommit = try scratch.database(named: "pendingCommit")
-            pendingMembers = try scratch.database(named: "pendingMembers")
+            let scratchDatabases = try scratch.databases(named: ["pending", "pendingApp", "pendingCommit", "pendingMembers"])
+            pending = scratchDatabases[0]
+            pendingApp = scratchDatabases[1]
+            pendingCommit = scratchDatabases[2]
+            pendingMembers = scratchDatabases[3]
         } else {
             self.staging = nil
             pending = nil

@@ -171,6 +171,32 @@ import Testing
         }
     }
 
+    /// Several names in one transaction: the handles of each name, in order, also after
+    /// the environment is opened again (they were created and committed).
+    @Test func databasesOpenedTogetherAreTheNamedOnes() throws {
+        try withTemporaryDirectory { path in
+            do {
+                let env = try Environment(path: path)
+                let opened = try env.databases(named: ["cursors", "snapshots"])
+                #expect(opened == [try env.database(named: "cursors"), try env.database(named: "snapshots")])
+                try env.write { txn in
+                    try txn.put(bytes("c"), forKey: bytes("corp"), in: opened[0])
+                    try txn.put(bytes("s"), forKey: bytes("corp"), in: opened[1])
+                }
+            }
+            let env = try Environment(path: path)
+            let again = try env.databases(named: ["snapshots", "cursors"])
+            try env.read { txn throws in
+                #expect(try txn.get(bytes("corp"), in: again[0]) == bytes("s"))
+                #expect(try txn.get(bytes("corp"), in: again[1]) == bytes("c"))
+            }
+            let error = #expect(throws: LMDBError.self) {
+                try Environment(path: path + "/more", maxDatabases: 2).databases(named: ["a", "b", "c"])
+            }
+            #expect(error?.code == .databasesFull)
+        }
+    }
+
     @Test func openingMoreDatabasesThanConfiguredFails() throws {
         try withTemporaryDirectory { path in
             let env = try Environment(path: path, maxDatabases: 1)
