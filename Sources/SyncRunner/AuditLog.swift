@@ -141,10 +141,10 @@ public final class AuditLog {
         }
         defer { flock(descriptor, LOCK_UN) }
         // A line cut short at the end is ended first, as ``writePending()`` does.
-        pending = [Self.newline]
-        try terminateTornLine()
-        if pending.count > 1 { try writeAll() }
-        pending.removeAll(keepingCapacity: true)
+        if try endsWithTornLine() {
+            pending = [Self.newline]
+            try writeAll()
+        }
 
         var status = stat()
         guard fstat(descriptor, &status) == 0 else { throw AuditLogError(path: path, reason: .system(.inspect, code: errno)) }
@@ -234,11 +234,18 @@ public final class AuditLog {
     /// itself, and every line after it still parses.
     private func terminateTornLine() throws(AuditLogError) {
         guard pending.first != Self.newline else { return }
+        if try endsWithTornLine() {
+            pending.insert(Self.newline, at: 0)
+        }
+    }
+
+    /// Whether the file is not empty and does not end with a newline.
+    private func endsWithTornLine() throws(AuditLogError) -> Bool {
         var status = stat()
         guard fstat(descriptor, &status) == 0 else {
             throw AuditLogError(path: path, reason: .system(.inspect, code: errno))
         }
-        guard status.st_size > 0 else { return }
+        guard status.st_size > 0 else { return false }
         var last: UInt8 = 0
         while true {
             let count = pread(descriptor, &last, 1, status.st_size - 1)
@@ -247,9 +254,7 @@ public final class AuditLog {
             if code == EINTR { continue }
             throw AuditLogError(path: path, reason: .system(.inspect, code: code))
         }
-        if last != Self.newline {
-            pending.insert(Self.newline, at: 0)
-        }
+        return last != Self.newline
     }
 
     /// Writes all of `pending`, through short writes and `EINTR`. On failure, drops the

@@ -228,18 +228,22 @@ import Glibc
                                                attributes: [.posixPermissions: 0o600]))
 
         let log = try AuditLog(path: path)
-        try log.append(record(key: "alice"))
         let ahead = try AuditLog(path: aheadPath, writeThreshold: 4096)
         // Past the threshold: some lines are in the file, the rest buffered.
         for index in 0..<3000 { try ahead.append(record(key: "ahead\(index)")) }
+        // Nothing buffered in the log: the cut line is ended by the copy itself.
         try log.appendContents(of: ahead)
+        try log.append(record(key: "alice"))
+        let more = try AuditLog(path: aheadPath + ".2")
+        try more.append(record(key: "bob"))
+        try log.appendContents(of: more)
         try log.append(record(key: "carol"))
         try log.flush()
 
         let text = try contents(path).split(separator: "\n", omittingEmptySubsequences: false)
         #expect(text[1] == #"{"time":"2026-11"#)
         let keys = try text.dropFirst(2).dropLast().map { try object(String($0))["key"] as? String }
-        #expect(keys == ["alice"] + (0..<3000).map { "ahead\($0)" } + ["carol"])
+        #expect(keys == (0..<3000).map { "ahead\($0)" } + ["alice", "bob", "carol"])
         #expect(text.last?.isEmpty == true)
         #expect(try permissions(path) == 0o600)
     }
