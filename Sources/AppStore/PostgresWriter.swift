@@ -225,6 +225,12 @@ struct PostgresWriter {
                 throw describeFailure(of: chunk.first!.change, offset: chunk.first!.offset, error: error)
             } catch let failure as RowFailure {
                 throw describeFailure(of: failure.row.change, offset: failure.row.offset, error: failure.error)
+            } catch where !careful && chunk.count > 1 {
+                // Without a savepoint the failing row is not known: the statement is named,
+                // and the careful apply that follows names the change.
+                let message = (error as? PostgresServerError)?.description ?? String(describing: error)
+                throw AppStoreError(operation: "write changes \(chunk.first!.offset + 1)–\(chunk.last!.offset + 1)",
+                                    message: "\(message) (one statement; nothing was written)")
             } catch {
                 throw describeFailure(of: chunk.first!.change, offset: chunk.first!.offset, error: error)
             }
