@@ -451,19 +451,8 @@ import Testing
     @Test(arguments: Backend.available)
     func aFailedAttemptLeavesNothingAndTheCarefulApplyNamesTheChange(backend: Backend) throws {
         try withStore(backend) { store, raw in
-            switch backend {
-            case .sqlite:
-                try raw.execute("""
-                    CREATE TRIGGER refuse BEFORE INSERT ON users
-                    WHEN NEW.key = 'u0700' BEGIN SELECT RAISE(ABORT, 'refused by the application'); END
-                    """)
-            case .postgres:
-                try raw.execute("""
-                    CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
-                    BEGIN IF NEW.key = 'u0700' THEN RAISE EXCEPTION 'refused by the application'; END IF; RETURN NEW; END $$;
-                    CREATE TRIGGER refuse BEFORE INSERT ON users FOR EACH ROW EXECUTE FUNCTION refuse();
-                    """)
-            }
+            try raw.addRefusingTrigger("refuse", before: "INSERT", when: "NEW.key = 'u0700'",
+                                       message: "refused by the application", backend: backend)
             let before = try raw.dump()
             let batches: [[AppChange]] = [
                 (0..<500).map { .create(user(String(format: "u%04d", $0))) },
@@ -497,19 +486,8 @@ import Testing
     @Test(arguments: Backend.available)
     func anApplicationTriggerRefusingAChangeNamesTheChangeButNoValue(backend: Backend) throws {
         try withStore(backend) { store, raw in
-            switch backend {
-            case .sqlite:
-                try raw.execute("""
-                    CREATE TRIGGER no_secrets BEFORE UPDATE OF phone ON users
-                    WHEN NEW.phone = 'forbidden' BEGIN SELECT RAISE(ABORT, 'phone refused by the application'); END
-                    """)
-            case .postgres:
-                try raw.execute("""
-                    CREATE FUNCTION no_secrets() RETURNS trigger LANGUAGE plpgsql AS $$
-                    BEGIN IF NEW.phone = 'forbidden' THEN RAISE EXCEPTION 'phone refused by the application'; END IF; RETURN NEW; END $$;
-                    CREATE TRIGGER no_secrets BEFORE UPDATE OF phone ON users FOR EACH ROW EXECUTE FUNCTION no_secrets();
-                    """)
-            }
+            try raw.addRefusingTrigger("no_secrets", before: "UPDATE OF phone", when: "NEW.phone = 'forbidden'",
+                                       message: "phone refused by the application", backend: backend)
             try store.apply([.create(user("u"))])
             let before = try raw.dump()
             let error = #expect(throws: AppStoreError.self) {

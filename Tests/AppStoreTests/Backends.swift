@@ -25,6 +25,27 @@ protocol RawDatabase {
     func rows(_ sql: String) throws -> [String]
 }
 
+extension RawDatabase {
+    /// An application's trigger on `users` that refuses a row `before` an event (`INSERT`,
+    /// `UPDATE OF phone`) when `condition` (on `NEW`) holds, with `message`.
+    func addRefusingTrigger(_ name: String, before event: String, when condition: String, message: String,
+                            backend: Backend) throws {
+        switch backend {
+        case .sqlite:
+            try execute("""
+                CREATE TRIGGER \(name) BEFORE \(event) ON users
+                WHEN \(condition) BEGIN SELECT RAISE(ABORT, '\(message)'); END
+                """)
+        case .postgres:
+            try execute("""
+                CREATE FUNCTION \(name)() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN IF \(condition) THEN RAISE EXCEPTION '\(message)'; END IF; RETURN NEW; END $$;
+                CREATE TRIGGER \(name) BEFORE \(event) ON users FOR EACH ROW EXECUTE FUNCTION \(name)();
+                """)
+        }
+    }
+}
+
 struct SQLiteRaw: RawDatabase {
     let path: String
     func execute(_ sql: String) throws { try rawConnection(path).write { try $0.execute(sql: sql) } }
