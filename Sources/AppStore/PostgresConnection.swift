@@ -121,6 +121,81 @@ final class PostgresConnection {
         return PostgresResult(result!)
     }
 
+    /// Runs `sql`, a `COPY … FROM STDIN`, with `rows` as its input in COPY's text format
+    /// (``copyText(_:to:)``): one round trip for any number of rows, and no statement for
+    /// the server to parse per row.
+    func copy(_ sql: String, rows: [UInt8], operation: String) throws {
+        guard let started = PQexec(handle, sql) else {
+            throw AppStoreError(operation: operation, message: Self.clean(String(cString: PQerrorMessage(handle))))
+        }
+        guard PQresultStatus(started) == PGRES_COPY_IN else {
+            defer { PQclear(started) }
+            try check(started, operation: operation)
+            throw AppStoreError(operation: operation, message: "the server did not start the COPY")
+        }
+        PQclear(started)
+        let sent = rows.withUnsafeBytes { bytes in
+            PQputCopyData(handle, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), Int32(bytes.count))
+        }
+        // Ended either way; a message makes the server fail (and abort) the COPY.
+        let ended = sent == 1 ? PQputCopyEnd(handle, nil) : PQputCopyEnd(handle, "the rows could not be sent")
+        var failure: (any Error)?
+        if sent != 1 || ended != 1 {
+            failure = AppStoreError(operation: operation, message: Self.clean(String(cString: PQerrorMessage(handle))))
+        }
+        while let result = PQgetResult(handle) {
+            defer { PQclear(result) }
+            if failure == nil, PQresultStatus(result) != PGRES_COMMAND_OK {
+                failure = PostgresServerError(result: result, connection: handle, operation: operation)
+            }
+        }
+        if let failure { throw failure }
+    }
+
+    /// Appends `parameter` as one field of COPY's text format: `\N` for NULL, text with
+    /// backslash, tab, newline and carriage return escaped, bytea in its hex form.
+    static func copyText(_ parameter: Parameter, to output: inout [UInt8]) {
+        func escaped(_ bytes: some Sequence<UInt8>) {
+            for byte in bytes {
+                switch byte {
+                case UInt8(ascii: "\\"): output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+                case UInt8(ascii: "\t"): output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+                case UInt8(ascii: "\n"): output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+                case UInt8(ascii: "\r"): output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+                default: output.append(byte)
+                }
+            }
+        }
+        switch parameter {
+        case .null:
+            output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "N")])
+        case .text(let text):
+            escaped(text.utf8)
+        case .bytea(let bytes):
+            // bytea's input `\x0102`, its backslash escaped for COPY.
+            let hex = Array("0123456789abcdef".utf8)
+            output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\"), UInt8(ascii: "x")])
+            for byte in bytes {
+                output.append(hex[Int(byte >> 4)])
+                output.append(hex[Int(byte & 0x0F)])
+            }
+        case .textArray(let elements):
+            // `{"a","b"}` with `"` and `\` escaped for the array, then for COPY.
+            var text = "{"
+            for (index, element) in elements.enumerated() {
+                if index > 0 { text += "," }
+                text += "\""
+                for character in element {
+                    if character == "\"" || character == "\\" { text += "\\" }
+                    text.append(character)
+                }
+                text += "\""
+            }
+            text += "}"
+            escaped(text.utf8)
+        }
+    }
+
     /// The SQL string literal of `text`, for the few statements (DDL) that take none as
     /// a parameter.
     func literal(_ text: String) throws -> String {

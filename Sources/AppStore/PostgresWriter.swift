@@ -147,8 +147,36 @@ struct PostgresWriter {
         }
         let names = [sql.key, sql.managed, sql.active] + (sql.updatedAt.map { [$0] } ?? [])
             + indices.map { schema.columns[$0].name.quotedIdentifier }
+        // The attempt (no savepoints): one COPY when every row gives every column (COPY
+        // has no DEFAULT), which the server neither parses nor plans per row.
+        if !careful, !rows.isEmpty, rows.allSatisfy({ row in row.parameters.allSatisfy { $0 != nil } }) {
+            try copyRows(rows, into: "\(sql.users) (\(names.joined(separator: ", ")))")
+            return
+        }
         let prefix = "INSERT INTO \(sql.users) (\(names.joined(separator: ", "))) VALUES "
         try writeChunked(rows, columns: names.count) { values in prefix + values }
+    }
+
+    /// `COPY target FROM STDIN` with `rows` (every parameter given). Without savepoints
+    /// the failing row is not known: the error names the rows' changes, and the careful
+    /// apply that follows names the change.
+    private func copyRows(_ rows: [Row], into target: String) throws {
+        var data: [UInt8] = []
+        data.reserveCapacity(rows.count * 96)
+        for row in rows {
+            for (index, parameter) in row.parameters.enumerated() {
+                if index > 0 { data.append(UInt8(ascii: "\t")) }
+                if let parameter { PostgresConnection.copyText(parameter, to: &data) }
+            }
+            data.append(UInt8(ascii: "\n"))
+        }
+        do {
+            try connection.copy("COPY \(target) FROM STDIN", rows: data, operation: "write")
+        } catch {
+            let message = (error as? PostgresServerError)?.description ?? String(describing: error)
+            throw AppStoreError(operation: "write changes \(rows.first!.offset + 1)–\(rows.last!.offset + 1)",
+                                message: "\(message) (one COPY; nothing was written)")
+        }
     }
 
     private mutating func addMemberships(_ changes: [(offset: Int, change: AppChange)]) throws {
