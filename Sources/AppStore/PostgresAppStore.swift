@@ -228,6 +228,9 @@ public final class PostgresAppStore: AppStore {
                     }
                 }
                 var writer = PostgresWriter(store: self, now: now, count: count, careful: careful)
+                if !careful {
+                    writer.copiesMemberships = try mapped(operation, suffix: "nothing was written") { try membershipPairIsUnique() }
+                }
                 while let changes = try next() {
                     try writer.write(changes)
                 }

@@ -176,6 +176,21 @@ extension PostgresAppStore {
                   .text(schema.membershipUserColumn)], operation: "read indexes").rowCount > 0
     }
 
+    /// Whether a unique index (or the primary key) of the memberships table has exactly its
+    /// group and user columns, without a predicate: a pair written twice is then refused,
+    /// never stored twice, so the attempt (``PostgresAppStore/tryApply(streaming:mark:)``)
+    /// may write new memberships without looking them up first.
+    func membershipPairIsUnique() throws -> Bool {
+        try connection.query("""
+            SELECT 1 FROM pg_index i
+            JOIN pg_attribute a1 ON a1.attrelid = i.indrelid AND a1.attnum = i.indkey[0]
+            JOIN pg_attribute a2 ON a2.attrelid = i.indrelid AND a2.attnum = i.indkey[1]
+            WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indnkeyatts = 2 AND i.indpred IS NULL
+              AND ((a1.attname = $2 AND a2.attname = $3) OR (a1.attname = $3 AND a2.attname = $2))
+            """, [.text(schema.membershipsTable.quotedIdentifier), .text(schema.membershipGroupColumn),
+                  .text(schema.membershipUserColumn)], operation: "read indexes").rowCount > 0
+    }
+
     /// Whether an index of the memberships table starts with its user column (see the
     /// SQLite store's ``SQLiteAppStore/membershipsHaveUserIndex()``).
     public func membershipsHaveUserIndex() throws -> Bool {

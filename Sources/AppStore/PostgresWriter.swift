@@ -15,6 +15,10 @@ struct PostgresWriter {
     let count: Int?
     /// A savepoint around each multi-row statement.
     let careful: Bool
+    /// Without `careful` and with a unique index on the memberships' pair: new memberships
+    /// are written by `COPY`, not looked up first (a pair present already fails the
+    /// attempt, and the careful apply skips it).
+    var copiesMemberships = false
     /// Changes of earlier batches.
     private var applied = 0
     /// `placeholders(rows:columns:)` by shape: the same few shapes recur for every chunk.
@@ -186,6 +190,10 @@ struct PostgresWriter {
             guard case .addMembership(let user, let group) = change else { preconditionFailure("a run of additions") }
             guard seen.insert([group, user]).inserted else { continue }
             rows.append(Row(offset: offset, change: change, parameters: [.text(group), .text(user)]))
+        }
+        if copiesMemberships, !careful, !rows.isEmpty {
+            try copyRows(rows, into: "\(sql.memberships) (\(sql.memberGroup), \(sql.memberUser))")
+            return
         }
         // Not ON CONFLICT DO NOTHING: that would also ignore the application's own unique
         // constraints, and it needs a unique key that an existing table may lack.

@@ -62,6 +62,41 @@ extension Trait where Self == ConditionTrait {
         }
     }
 
+    /// The attempt writes new memberships by COPY, without looking them up, only where a
+    /// unique index has exactly the pair: a pair present already then fails the attempt
+    /// (the careful apply keeps it once); elsewhere the attempt looks them up as the
+    /// careful apply does. Either way each pair is stored once.
+    @Test func theAttemptCopiesMembershipsOnlyWhereAPairCannotBeStoredTwice() throws {
+        let columns = "group_name TEXT NOT NULL, user_key TEXT NOT NULL"
+        let cases: [(sql: String, unique: Bool)] = [
+            ("CREATE TABLE group_members (\(columns), PRIMARY KEY (group_name, user_key));", true),
+            ("CREATE TABLE group_members (\(columns)); CREATE UNIQUE INDEX pair ON group_members (user_key, group_name);", true),
+            ("CREATE TABLE group_members (\(columns), since DATE); CREATE UNIQUE INDEX wider ON group_members (user_key, group_name, since);", false),
+            ("CREATE TABLE group_members (\(columns)); CREATE INDEX pair ON group_members (group_name, user_key);", false),
+            ("CREATE TABLE group_members (\(columns)); CREATE UNIQUE INDEX partial ON group_members (group_name, user_key) WHERE user_key <> '';", false),
+        ]
+        for (sql, unique) in cases {
+            try withDatabase(.postgres) { database in
+                try database.raw.execute(sql)
+                let store = try #require(try database.open(testSchema()) as? PostgresAppStore)
+                try store.createDefaultSchema()
+                #expect(try store.membershipPairIsUnique() == unique, "\(sql)")
+                // An application's own row, for a user ldapsync has not created yet.
+                try database.raw.execute("INSERT INTO group_members (group_name, user_key) VALUES ('g', 'a');")
+                var batches: [[AppChange]] = [[.create(user("a")), .addMembership(user: "a", group: "g"), .addMembership(user: "a", group: "h")]]
+                let replay = batches
+                do {
+                    try store.tryApply(streaming: { batches.isEmpty ? nil : batches.removeFirst() }, mark: nil)
+                    #expect(!unique, "the attempt wrote a pair present already: \(sql)")
+                } catch {
+                    #expect(unique, "\(error): \(sql)")
+                    try store.apply(replayable: { $0 < replay.count ? replay[$0] : nil }, mark: nil)
+                }
+                #expect(try database.raw.rows("SELECT group_name || '/' || user_key FROM group_members ORDER BY 1") == ["g/a", "h/a"], "\(sql)")
+            }
+        }
+    }
+
     @Test func createDefaultSchemaAddsMissingColumnsToAnExistingUsersTable() throws {
         try withDatabase(.postgres) { database in
             try database.raw.execute("""
