@@ -1,6 +1,7 @@
 import AppStore
 import DirectoryModel
 import SyncEngine
+import Foundation
 
 /// The audit lines of a run's app changes (SPEC §11, I8): one per change, with the app
 /// transaction's outcome. Lines without a message are written as bytes
@@ -80,5 +81,54 @@ struct AppChangeAudit {
                 return AuditAttribute(name: column, new: [text], sensitive: sensitive.contains(column))
             }
         }
+    }
+}
+
+/// The audit lines a first run wrote ahead (``EarlyAppApply``), appended to the audit log
+/// and fsync'd on a thread of their own while the run writes its state commit. The run
+/// waits for it before the commit's last transaction, which removes the in-flight record:
+/// a run that dies before that is completed by the next one, which writes the lines from
+/// the staging area (SPEC I8), as it would for a run that died before the copy.
+final class AuditAppend: @unchecked Sendable {
+    private let condition = NSCondition()
+    // Guarded by `condition`:
+    private var done = false
+    private var failure: AuditLogError?
+
+    /// The logs as the thread holds them: the run does not touch them until ``wait()``.
+    private struct Logs: @unchecked Sendable {
+        let audit: AuditLog
+        let lines: AuditLog
+    }
+
+    /// Starts the copy of `lines` to the end of `audit`, and its fsync.
+    init(audit: AuditLog, lines: AuditLog) {
+        let logs = Logs(audit: audit, lines: lines)
+        let thread = Thread { [self] in
+            var failure: AuditLogError?
+            do throws(AuditLogError) {
+                try logs.audit.appendContents(of: logs.lines)
+                try logs.audit.flush()
+            } catch {
+                failure = error
+            }
+            condition.lock()
+            self.failure = failure
+            done = true
+            condition.broadcast()
+            condition.unlock()
+        }
+        thread.name = "ldapsync audit append"
+        thread.stackSize = 1 << 20
+        thread.start()
+    }
+
+    /// Waits until the lines are in the audit log and on disk; the error that stopped
+    /// them, if any.
+    func wait() -> AuditLogError? {
+        condition.lock()
+        defer { condition.unlock() }
+        while !done { condition.wait() }
+        return failure
     }
 }

@@ -185,6 +185,9 @@ final class DirectoryRun {
                 throw RunError.configuration("audit.path: \(error)")
             }
             try recoverDeadRun()
+            // Audit lines a killed first run wrote ahead: never appended, and no longer
+            // needed (the recovery above wrote them from the staging area).
+            if state != nil { unlink(auditAheadPath) }
         } else if let dead = try state?.inflightRun(directory.name) {
             output("\(directory.name): run \(dead.runID) stopped before its state commit; the next run completes or drops it first, and this plan does not show that")
         }
@@ -285,6 +288,10 @@ final class DirectoryRun {
             try state.prepare(directory.name, InflightRecord(runID: runID, writesApp: stagedAppBatches > 0, cursorBefore: cursorBytesAtStart))
         }
         CrashPoint.reach("before-app-apply")
+        // A first run's audit lines, written ahead, being appended while the state commit
+        // writes (AuditAppend); waited for before its end, and on any way out.
+        var appendingAudit: AuditAppend?
+        defer { _ = appendingAudit?.wait() }
         if stagedAppBatches > 0 {
             do {
                 var applying = PhaseProgress(progress, directory: directory.name, phase: .applyingToApp, total: stagedAppChanges)
@@ -318,7 +325,12 @@ final class DirectoryRun {
                     }, mark: CommitMark(directory: directory.name, runID: runID))
                 }
                 if let linesWritten, let audit {
-                    do { try audit.appendContents(of: linesWritten) } catch { auditFailure = error }
+                    if ldapWrites.isEmpty {
+                        appendingAudit = AuditAppend(audit: audit, lines: linesWritten)
+                    } else {
+                        // The write-back's lines follow them in the same log.
+                        do { try audit.appendContents(of: linesWritten) } catch { auditFailure = error }
+                    }
                 } else {
                     try auditAppChanges(state, outcome: .success, message: nil)
                 }
@@ -334,7 +346,11 @@ final class DirectoryRun {
         }
         CrashPoint.reach("after-app-commit")
         try writeBack()
-        try flushAudit()
+        if appendingAudit == nil {
+            try flushAudit()
+        } else if let auditFailure {
+            throw RunError.stateStore("audit log \(configuration.audit.path): \(auditFailure)")
+        }
         CrashPoint.reach("after-ldap-writes")
 
         commit.retry = retryChanges
@@ -344,7 +360,11 @@ final class DirectoryRun {
                                exitCode: summary.failures.isEmpty && summary.pendingConflicts == 0 ? 0 : 1,
                                full: summary.full, counts: summary.counts)
         try state.commit(commit, inflight: InflightRecord(runID: runID, writesApp: stagedAppBatches > 0, cursorBefore: cursorBytesAtStart),
-                         unsettled: limited ? inDoubt : [:])
+                         unsettled: limited ? inDoubt : [:]) {
+            if let failure = appendingAudit?.wait() {
+                throw RunError.stateStore("audit log \(configuration.audit.path): \(failure)")
+            }
+        }
     }
 
     /// Every user is decided: the per-user sets and the membership index are not needed

@@ -385,12 +385,16 @@ final class SyncState {
     /// the record, and the next run completes the commit from the staging area.
     /// - Parameter unsettled: in-doubt write-back values this run did not settle (an
     ///   `--only` run decides only the users it names); they stay for the next run.
-    func commit(_ commit: Commit, inflight: InflightRecord, unsettled: [[UInt8]: InDoubtRecord] = [:]) throws {
+    /// - Parameter beforeFinishing: called before the last transaction, which removes the
+    ///   in-flight record; an error it throws leaves the commit for the next run to
+    ///   complete, as a crash there would.
+    func commit(_ commit: Commit, inflight: InflightRecord, unsettled: [[UInt8]: InDoubtRecord] = [:],
+                beforeFinishing: () throws -> Void = {}) throws {
         try stageCommit(commit, inDoubt: unsettled)
         let (staging, _, _, _) = try scratchAll()
         try staging.sync()
         if try inflightRun(commit.directory) == nil { try prepare(commit.directory, inflight) }
-        try commitStaged(commit.directory, recovering: nil)
+        try commitStaged(commit.directory, recovering: nil, beforeFinishing: beforeFinishing)
     }
 
     // MARK: Two-phase commit (SPEC I1)
@@ -525,7 +529,7 @@ final class SyncState {
     ///   snapshot, and the values go to the in-doubt records, so the next decision takes
     ///   them as agreed only if LDAP holds them. Its cursor is taken only if the cursor is
     ///   still the one it started from.
-    func commitStaged(_ directory: String, recovering: InflightRecord?) throws {
+    func commitStaged(_ directory: String, recovering: InflightRecord?, beforeFinishing: () throws -> Void = {}) throws {
         let prefix = Self.prefix(directory)
         let (staging, pending, _, pendingCommit) = try scratchAll()
         guard try hasStagedCommit(directory) else {
@@ -595,6 +599,7 @@ final class SyncState {
             }
             environment.releaseMappedPages()
         }
+        try beforeFinishing()
         try environment.write { txn in
             if let cursor {
                 let current = try txn.get(Self.key(directory, ""), in: cursors)

@@ -96,6 +96,22 @@ import Testing
         #expect(!Self.aheadFileExists(environment))
     }
 
+    /// Killed in the middle of its state commit, while its audit lines written ahead may
+    /// still be being appended: the next run completes the commit, and every create is in
+    /// the audit log (the recovery writes the lines again, saying so).
+    @Test func aFirstRunKilledDuringItsStateCommitHasItsLinesWrittenByTheNext() throws {
+        let environment = try FaultEnvironment(people: 12)
+        let result = try environment.run(stallAt: "mid-state-commit") { pid in _ = kill(pid, SIGKILL) }
+        #expect(result.status != 0, "\(result.errors)")
+        let next = try environment.run()
+        #expect(next.status == 0, "\(next.errors)")
+        #expect(next.output.contains("completing the state commit of run"), "\(next.output)")
+        #expect(try environment.sqlite("SELECT count(*), count(DISTINCT key) FROM users WHERE ldap_managed = 1") == "12|12\n")
+        let created = Set(try Self.appLines(environment).filter { $0.operation == "create" && $0.outcome == "success" }.map(\.key))
+        #expect(created == Set((1...12).map { String(format: "user%06d", $0) }))
+        #expect(!Self.aheadFileExists(environment))
+    }
+
     @Test func aFailureOfTheAppTransactionWrittenWhileReadingNamesTheChange() throws {
         let environment = try FaultEnvironment(people: 12)
         // The application refuses one name; the run's create of that user fails.
