@@ -153,7 +153,8 @@ final class PostgresConnection {
     }
 
     /// Appends `parameter` as one field of COPY's text format: `\N` for NULL, text with
-    /// backslash, tab, newline and carriage return escaped, bytea in its hex form.
+    /// backslash, tab, newline and carriage return escaped, bytea in its hex form (never
+    /// an array).
     static func copyText(_ parameter: Parameter, to output: inout [UInt8]) {
         func escaped(_ bytes: some Sequence<UInt8>) {
             for byte in bytes {
@@ -179,20 +180,9 @@ final class PostgresConnection {
                 output.append(hex[Int(byte >> 4)])
                 output.append(hex[Int(byte & 0x0F)])
             }
-        case .textArray(let elements):
-            // `{"a","b"}` with `"` and `\` escaped for the array, then for COPY.
-            var text = "{"
-            for (index, element) in elements.enumerated() {
-                if index > 0 { text += "," }
-                text += "\""
-                for character in element {
-                    if character == "\"" || character == "\\" { text += "\\" }
-                    text.append(character)
-                }
-                text += "\""
-            }
-            text += "}"
-            escaped(text.utf8)
+        case .textArray:
+            // The rows COPY writes (creates, memberships) hold text, NULL and bytea only.
+            preconditionFailure("COPY rows hold no arrays")
         }
     }
 
