@@ -137,7 +137,7 @@ public struct LDAPResultCode: RawRepresentable, Hashable, Sendable, CustomString
         51: "busy", 52: "unavailable", 53: "unwillingToPerform", 54: "loopDetect",
         64: "namingViolation", 65: "objectClassViolation", 66: "notAllowedOnNonLeaf",
         67: "notAllowedOnRDN", 68: "entryAlreadyExists", 69: "objectClassModsProhibited",
-        71: "affectsMultipleDSAs", 80: "other",
+        71: "affectsMultipleDSAs", 80: "other", 4096: "e-syncRefreshRequired",
         -1: "serverDown", -2: "localError", -3: "encodingError", -4: "decodingError", -5: "timeout",
         -6: "authUnknown", -7: "filterError", -8: "userCancelled", -9: "paramError", -10: "noMemory",
         -11: "connectError", -12: "notSupported", -13: "controlNotFound", -14: "noResultsReturned",

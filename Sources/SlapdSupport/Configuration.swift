@@ -47,6 +47,9 @@ extension SlapdServer {
         /// database with this policy as its default, stored in the entry
         /// `SlapdServer.passwordPolicyDN(for:)`. nil: no password policy.
         public var passwordPolicy: PasswordPolicy? = nil
+        /// When set, the `syncprov` overlay (RFC 4533 content synchronization, what a
+        /// replicated OpenLDAP runs) is on the data database, with an `entryCSN` index.
+        public var syncProvider: SyncProvider? = nil
         /// slapd's debug levels (`-d`), written with its stderr to `SlapdServer.logFile`.
         /// Errors are always logged; `stats` adds one line per connection and operation.
         public var logLevels: [String] = ["stats"]
@@ -59,6 +62,18 @@ extension SlapdServer {
         public var databaseMaxSize = 1_073_741_824
 
         public init() {}
+    }
+
+    /// The `syncprov` overlay's settings.
+    public struct SyncProvider: Sendable {
+        /// `olcSpSessionlog`: how many deletions (and changes out of a scope) the overlay
+        /// remembers; with one that covers a cookie it answers a refresh with a delete
+        /// phase. nil: none, so every refresh from a cookie has a present phase.
+        public var sessionLog: Int?
+
+        public init(sessionLog: Int? = nil) {
+            self.sessionLog = sessionLog
+        }
     }
 
     /// The identity SASL EXTERNAL on ldapi gives this process
@@ -191,6 +206,7 @@ enum ConfigurationLDIF {
             olcDbIndex: modifyTimestamp eq
 
             """
+        if configuration.syncProvider != nil { data += LDIF.line("olcDbIndex", "entryCSN eq") }
         data += LDIF.line("olcDbDirectory", layout.dataDirectory.path)
         data += LDIF.line("olcSuffix", configuration.suffix)
         data += LDIF.line("olcRootDN", configuration.rootDN)

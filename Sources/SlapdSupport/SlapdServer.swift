@@ -122,14 +122,15 @@ public final class SlapdServer: @unchecked Sendable {
             certificates = configuration.tls ? try TestCertificates.make(in: layout.tlsDirectory, variant: configuration.serverCertificate) : nil
             try writePrivateFile(layout.rootPasswordFile, configuration.rootPassword)
             try writePrivateFile(layout.configLDIF, ConfigurationLDIF.config(configuration, layout: layout, tls: certificates)
-                                 + "\n" + ConfigurationLDIF.passwordPolicyConfig(configuration))
+                                 + "\n" + ConfigurationLDIF.passwordPolicyConfig(configuration)
+                                 + "\n" + ConfigurationLDIF.syncProviderConfig(configuration))
             try ExternalCommand.runChecked("slapadd", ["-n0", "-F", layout.configDirectory.path, "-l", layout.configLDIF.path])
             let data = try ConfigurationLDIF.baseEntries(configuration) + "\n"
                 + ConfigurationLDIF.passwordPolicyEntry(configuration) + "\n" + ldif
             try writePrivateFile(layout.dataLDIF, data)
             try ExternalCommand.runChecked("slapadd", [
                 "-q", "-F", layout.configDirectory.path, "-b", configuration.suffix, "-l", layout.dataLDIF.path,
-            ], timeout: .seconds(600))
+            ] + (configuration.syncProvider != nil ? ["-w"] : []), timeout: .seconds(600))
             // The data now lives in MDB; a 100k-entry LDIF (30 MB) is not worth keeping.
             try? FileManager.default.removeItem(at: layout.dataLDIF)
         } catch {
@@ -398,6 +399,30 @@ extension ConfigurationLDIF {
 
             """
         overlay += LDIF.line("olcPPolicyDefault", SlapdServer.passwordPolicyDN(for: configuration))
+        return LDIF.join([module, overlay])
+    }
+
+    /// The `cn=config` entries that load `syncprov` and put it on the data database, after
+    /// the password policy overlay if there is one.
+    static func syncProviderConfig(_ configuration: SlapdServer.Configuration) -> String {
+        guard let provider = configuration.syncProvider else { return "" }
+        let moduleIndex = configuration.passwordPolicy == nil ? 1 : 2
+        let overlayIndex = configuration.passwordPolicy == nil ? 0 : 1
+        let module = """
+            dn: cn=module{\(moduleIndex)},cn=config
+            objectClass: olcModuleList
+            cn: module{\(moduleIndex)}
+            olcModulePath: /usr/lib/ldap
+            olcModuleLoad: syncprov
+            """
+        var overlay = """
+            dn: olcOverlay={\(overlayIndex)}syncprov,olcDatabase={1}mdb,cn=config
+            objectClass: olcOverlayConfig
+            objectClass: olcSyncProvConfig
+            olcOverlay: {\(overlayIndex)}syncprov
+
+            """
+        if let size = provider.sessionLog { overlay += LDIF.line("olcSpSessionlog", String(size)) }
         return LDIF.join([module, overlay])
     }
 

@@ -55,6 +55,13 @@ final class DirectoryRun {
     private var inDoubt: [[UInt8]: InDoubtRecord] = [:]
     /// The cursor record as this run read it (for ``InflightRecord/cursorBefore``).
     private var cursorBytesAtStart: [UInt8]?
+    /// The content-synchronization cookie this run's commit stores (RFC 4533; nil: none).
+    private var contentSyncCookie: ContentSyncCookie?
+    /// Whether the server takes content-synchronization refreshes (read once a run).
+    private var contentSyncOffered: Bool?
+    /// Ids read again by id (the retry set, in-doubt writes, affected members) that the
+    /// scope no longer holds: gone, as a listing would find them.
+    private var rereadMissing: [[UInt8]] = []
     /// Incremental runs with `app.findEdits: updated-at`: app rows updated since this
     /// time are compared with their snapshot; nil: every managed row is (a scan).
     private var appEditsBound: Timestamp?
@@ -227,6 +234,10 @@ final class DirectoryRun {
         }
         let readStart = clock.now
         let limited = !options.only.isEmpty
+        // The cookie of the next refresh: a full run's from before its read, so the next
+        // refresh names every change made during it; an incremental run's from its listing.
+        if let stored = stored?.contentSync, stored.search == contentSyncSearch { contentSyncCookie = stored }
+        if since == nil, !limited, try offersContentSync(connection) { takeContentSyncCookie(connection) }
         // --only reads the groups whole (memberships need them) but changes no group
         // snapshot, finds no deletions and leaves the cursor where it is.
         var groupChanges = try readGroups(connection, since: limited ? nil : since)
@@ -268,7 +279,8 @@ final class DirectoryRun {
             // pending) once this commit is in (app.findEdits: updated-at).
             commit.cursor = CursorRecord(cursor: newCursor, lastReadDuration: readDuration,
                                          mappingItems: (stored?.mappingItems ?? []).union(items),
-                                         appEditsSince: started, appEditsConfiguration: appEditsConfiguration)
+                                         appEditsSince: started, appEditsConfiguration: appEditsConfiguration,
+                                         contentSync: directory.deletions == .everyRun ? contentSyncCookie : nil)
         }
         commit.groups = groupChanges.records
         commit.deactivated = deactivationMarks
@@ -830,6 +842,7 @@ final class DirectoryRun {
         if since != nil { again.formUnion(try appEditedUserIDs()) }
         again = again.filter { !isDecided(Digest($0)) }
         try reread(connection, ids: Array(again))
+        rereadMissing = again.filter { !isDecided(Digest($0)) }
     }
 
     /// Managed app users whose row differs from the snapshot's agreed values: app-side
@@ -1176,6 +1189,19 @@ final class DirectoryRun {
             present = []
         } else if directory.deletions == .everyRun {
             CrashPoint.reach("before-deletion-listing")
+            var refused: String?
+            if try offersContentSync(connection) {
+                if let stored = contentSyncCookie {
+                    switch try contentSyncGoneIDs(connection, state: state, stored: stored) {
+                    case .gone(let ids): return ids
+                    case .unusable(let reason): refused = reason
+                    }
+                }
+                // The listing below finds what is gone now; the cookie, taken first, lets
+                // the next refresh name what goes after.
+                takeContentSyncCookie(connection)
+            }
+            summary.deletionListing = "paged search" + (refused.map { " (content sync: \($0))" } ?? "")
             var listed: Set<Digest> = []
             let request = SearchRequest(base: directory.users.base, scope: searchScope(directory.users.scope),
                                         filter: directory.users.filter,
@@ -1200,9 +1226,129 @@ final class DirectoryRun {
         var goneIDs: [[UInt8]] = []
         try state.forEachUserID(directory.name) { id in
             let digest = Digest(id)
-            if !present.contains(digest), !isDecided(digest) { goneIDs.append(id) }
+            guard !present.contains(digest) else { return }
+            if !isDecided(digest) {
+                goneIDs.append(id)
+            } else {
+                // Read by this run, gone since: the next listing must find it gone, which
+                // a refresh from a cookie taken after its deletion would not.
+                contentSyncCookie = nil
+            }
         }
         return goneIDs
+    }
+
+    // MARK: Content synchronization (deletions: every-run, RFC 4533)
+
+    /// The search a cookie belongs to: a cookie is used only with the same server and scope.
+    private var contentSyncSearch: String {
+        "\(directory.url)\n\(directory.users.base)\n\(directory.users.scope)\n\(directory.users.filter)"
+    }
+
+    /// Whether `deletions: every-run` can list through content-synchronization refreshes:
+    /// the id attribute is `entryUUID` (the UUID the refresh names) and the root DSE
+    /// offers the Sync Request control (OpenLDAP's `syncprov` overlay).
+    private func offersContentSync(_ connection: LDAPConnection) throws -> Bool {
+        if let contentSyncOffered { return contentSyncOffered }
+        var offered = false
+        if directory.deletions == .everyRun, directory.users.id.folded == "entryuuid" {
+            offered = try connection.readRootDSE().supportedControls.contains(ContentSync.requestControl)
+        }
+        contentSyncOffered = offered
+        return offered
+    }
+
+    /// Takes a cookie for the scope as it is now from a refresh of the base entry alone
+    /// (OpenLDAP's cookie is the database's contextCSN, whatever the search). Without one
+    /// the next run lists the scope page by page again, so a failure is a warning.
+    private func takeContentSyncCookie(_ connection: LDAPConnection) {
+        contentSyncCookie = nil
+        do {
+            let refresh = try connection.contentSyncRefresh(base: directory.users.base, scope: .base, filter: "(objectClass=*)",
+                                                            cookie: nil) { _, _ in }
+            if let cookie = refresh.cookie { contentSyncCookie = ContentSyncCookie(search: contentSyncSearch, cookie: cookie) }
+        } catch {
+            logger.warning("deletions: no content-sync cookie for the next run (it lists the scope page by page): \(error)",
+                           metadata: ["ldap.dn": "\(directory.users.base)"])
+        }
+    }
+
+    private enum ContentSyncOutcome {
+        case gone([[UInt8]])
+        /// Why the refresh cannot stand for a listing this run.
+        case unusable(String)
+    }
+
+    /// Users gone from the scope, from a refresh from the stored cookie. A present phase
+    /// names every entry of the scope, like the listing: the snapshot users it does not
+    /// name are gone. A delete phase (the server's session log) names only the entries
+    /// deleted, moved out of the scope or no longer matching the filter since the cookie;
+    /// with those go the users read again by id and not found.
+    private func contentSyncGoneIDs(_ connection: LDAPConnection, state: SyncState, stored: ContentSyncCookie) throws -> ContentSyncOutcome {
+        // The refresh names UUIDs; the snapshot must hold them in the text form they are
+        // turned into, or every user would look gone.
+        guard let first = try state.firstUserID(directory.name) else { return .gone([]) }
+        guard ContentSync.isUUIDText(first) else { return .unusable("the snapshot's ids are not lowercase entryUUID text") }
+        var named: Set<Digest> = []
+        var deleted: [[UInt8]] = []
+        var listing = PhaseProgress(progress, directory: directory.name, phase: .listingForDeletions)
+        defer { listing.finish() }
+        let refresh: ContentSyncRefresh
+        do {
+            refresh = try connection.contentSyncRefresh(base: directory.users.base, scope: searchScope(directory.users.scope),
+                                                        filter: directory.users.filter, cookie: stored.cookie) { mention, uuid in
+                listing.advance()
+                switch mention {
+                case .present, .changed: named.insert(Digest(ContentSync.uuidText(uuid)))
+                case .deleted: deleted.append(ContentSync.uuidText(uuid))
+                }
+            }
+        } catch let error as LDAPError where Self.meansRefreshRefused(error.code) {
+            logger.notice("deletions: the content-sync refresh was refused, the scope is listed page by page: \(error)")
+            return .unusable("\(error.code)")
+        }
+        var gone: [[UInt8]] = []
+        var goneDigests: Set<Digest> = []
+        var readSinceGone = false
+        func consider(_ id: [UInt8]) {
+            let digest = Digest(id)
+            if isDecided(digest) {
+                readSinceGone = true
+            } else if goneDigests.insert(digest).inserted {
+                gone.append(id)
+            }
+        }
+        if refresh.namesEveryEntry {
+            var otherForm = false
+            try state.forEachUserID(directory.name) { id in
+                guard !named.contains(Digest(id)) else { return }
+                if !ContentSync.isUUIDText(id) { otherForm = true }
+                consider(id)
+            }
+            if otherForm { return .unusable("the snapshot's ids are not all lowercase entryUUID text") }
+            summary.listedForDeletions = named.count
+            summary.deletionListing = "content sync (present phase)"
+        } else {
+            for id in deleted { consider(id) }
+            for id in rereadMissing { consider(id) }
+            summary.deletionListing = "content sync (delete phase)"
+        }
+        // A user read by this run and gone since is decided already: keep the old cookie,
+        // so the next refresh names it again.
+        if !readSinceGone, let cookie = refresh.cookie { contentSyncCookie = ContentSyncCookie(search: contentSyncSearch, cookie: cookie) }
+        logger.debug("deletions: content-sync refresh", metadata: [
+            "ldap.dn": "\(directory.users.base)", "sync.named": "\(named.count)", "sync.deleted": "\(deleted.count)",
+            "sync.idSets": "\(refresh.idSets)", "sync.gone": "\(gone.count)",
+        ])
+        return .gone(gone)
+    }
+
+    /// Answers that mean the server will not serve this refresh (limits, access, a cookie
+    /// it cannot use): the scope is listed page by page instead. Any other error fails the
+    /// run as a failed listing would.
+    static func meansRefreshRefused(_ code: LDAPResultCode) -> Bool {
+        [ContentSync.refreshRequired, .sizeLimitExceeded, .adminLimitExceeded, .unwillingToPerform,
+         .insufficientAccessRights, .unavailableCriticalExtension, .protocolError, .controlNotFound].contains(code)
     }
 
     /// Active Directory's Show Deleted control (LDAP_SERVER_SHOW_DELETED_OID).

@@ -9,7 +9,7 @@ import Glibc
 ///
 /// Keys (docs/monitoring.md lists them with their meaning): `version`, `run`, `dryRun`,
 /// `started`, `finished`, `durationSeconds`, `exitCode`, `outcome`, `error`, `totals`,
-/// `directories` (per directory: `name`, `complete`, `full`, `fullReason`, `cursorBefore`,
+/// `directories` (per directory: `name`, `complete`, `full`, `fullReason`, `deletionListing`, `cursorBefore`,
 /// `cursorAfter`, `durationSeconds`, `counts`, `failuresByClass`, `failures`, `conflicts`,
 /// `conflictsListed`, `state`). Absent values are `null`, so every key is always there.
 /// Times are ISO 8601 UTC. Failures and conflicts carry no attribute values.
@@ -95,6 +95,7 @@ public enum RunReport {
             ("complete", .bool(summary.complete)),
             ("full", .bool(summary.full)),
             ("fullReason", summary.full ? summary.fullReason.map(JSONValue.string) ?? .null : .null),
+            ("deletionListing", summary.deletionListing.map(JSONValue.string) ?? .null),
             ("cursorBefore", summary.cursorBeforeTime.map { .string($0.iso8601) } ?? .null),
             ("cursorAfter", summary.cursorAfterTime.map { .string($0.iso8601) } ?? .null),
             ("durationSeconds", .double(summary.durationSeconds)),

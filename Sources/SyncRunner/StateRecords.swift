@@ -130,6 +130,12 @@ enum StateRecords {
         // Added after the first release: a record without it decodes as nil.
         writeTimestamp(cursor.appEditsSince, to: &writer)
         if cursor.appEditsSince != nil { writer.writeLengthPrefixed(cursor.appEditsConfiguration) }
+        // Added later still: absent (no cookie) in older records.
+        if let contentSync = cursor.contentSync {
+            writer.writeByte(1)
+            writer.writeLengthPrefixed(contentSync.search)
+            writer.writeLengthPrefixed(contentSync.cookie)
+        }
         return writer.bytes
     }
 
@@ -143,10 +149,17 @@ enum StateRecords {
         for _ in 0..<(try reader.readCount()) { items.insert(try reader.readLengthPrefixedString()) }
         let appEditsSince = reader.isAtEnd ? nil : try readTimestamp(&reader)
         let appEditsConfiguration = appEditsSince == nil ? "" : try reader.readLengthPrefixedString()
+        var contentSync: ContentSyncCookie?
+        if !reader.isAtEnd {
+            guard try reader.readByte() == 1 else { throw RecordDecodingError(.trailingBytes, at: reader.offset - 1) }
+            let search = try reader.readLengthPrefixedString()
+            contentSync = ContentSyncCookie(search: search, cookie: try reader.readLengthPrefixedBytes())
+        }
         try reader.expectEnd()
         let duration = Duration.seconds(Int64(clamping: seconds)) + .nanoseconds(Int64(clamping: nanoseconds))
         return CursorRecord(cursor: cursor, lastReadDuration: duration, mappingItems: items,
-                            appEditsSince: appEditsSince, appEditsConfiguration: appEditsConfiguration)
+                            appEditsSince: appEditsSince, appEditsConfiguration: appEditsConfiguration,
+                            contentSync: contentSync)
     }
 
     // MARK: Retry set and run history
@@ -351,6 +364,16 @@ struct CursorRecord: Sendable, Equatable {
     /// directions, conflict policies) when `appEditsSince` was recorded: an edit left
     /// pending then must be compared again once it changes.
     var appEditsConfiguration = ""
+    /// The RFC 4533 cookie for the next `deletions: every-run` listing (nil: none yet).
+    var contentSync: ContentSyncCookie? = nil
+}
+
+/// A content-synchronization cookie and the search it belongs to: a cookie is used only
+/// with the same server and scope (``DirectoryRun`` compares `search`).
+struct ContentSyncCookie: Sendable, Equatable {
+    /// The server URL, base, scope and filter the cookie was taken with.
+    var search: String
+    var cookie: [UInt8]
 }
 
 /// A run that prepared its commit (SPEC I1): everything it will commit is staged and

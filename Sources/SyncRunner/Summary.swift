@@ -19,6 +19,10 @@ public struct DirectorySummary: Sendable {
     /// Entries of the id-only listing of the scope (`deletions: every-run`); 0 when no
     /// listing was made.
     public var listedForDeletions = 0
+    /// How `deletions: every-run` listed the scope: `content sync (present phase)`,
+    /// `content sync (delete phase)` or `paged search`, with the reason when a content-sync
+    /// refresh was not usable; nil when no listing was made.
+    public var deletionListing: String?
     /// Tombstones read (`deletions: tombstones`): deleted objects since the cursor.
     public var tombstonesRead = 0
     public var created = 0

@@ -192,6 +192,19 @@ final class SyncState {
         }
     }
 
+    /// The first snapshot user's id in key order, nil when the snapshot has none.
+    func firstUserID(_ directory: String) throws -> [UInt8]? {
+        let prefix = Self.prefix(directory)
+        var first: [UInt8]?
+        try environment.read { txn in
+            try txn.forEachKey(in: users, range: .prefix(prefix)) { key in
+                first = Array(key.dropFirst(prefix.count))
+                return .stop
+            }
+        }
+        return first
+    }
+
     func userCount(_ directory: String) throws -> Int {
         var count = 0
         try environment.read { txn in
@@ -745,6 +758,11 @@ final class SyncState {
         try txn.put(body, forKey: userKey, in: users)
         try txn.put(id, forKey: prefix + body[keys.dnKey], in: userDNs)
         try txn.put(id, forKey: prefix + body[keys.key], in: userKeys)
+    }
+
+    /// Replaces a directory's cursor record as a whole (tests put a record in a given state).
+    func putCursorRecord(_ record: CursorRecord, for directory: String) throws {
+        try environment.write { txn in try txn.put(StateRecords.encode(record), forKey: Self.key(directory, ""), in: cursors) }
     }
 
     /// Sets or clears a directory's cursor (`ldapsync cursor set|clear`).

@@ -9,8 +9,8 @@ final class CLIEnvironment {
     let server: SlapdServer
     let directory: URL
 
-    init(people: Int = 10) throws {
-        server = try SlapdServer.start(ldif: Fixtures.people(count: people))
+    init(people: Int = 10, slapd: SlapdServer.Configuration = .init()) throws {
+        server = try SlapdServer.start(slapd, ldif: Fixtures.people(count: people))
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("ldapsync-cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try write("sync.pw", server.configuration.syncPassword, mode: 0o600)
