@@ -261,7 +261,8 @@ extension LDAPConnection {
                     if let next = decoded.cookie { refresh.cookie = next }
                     // A present phase names every entry; a delete phase after one
                     // (ended by refreshPresent) only adds deletions to it.
-                    refresh.namesEveryEntry = !decoded.refreshDeletes || presentPhaseEnded
+                    // Without a cookie the server sends the whole content (RFC 4533 §3.3.1).
+                    refresh.namesEveryEntry = cookie == nil || !decoded.refreshDeletes || presentPhaseEnded
                     logger.debug("content sync refresh complete", metadata: [
                         "ldap.dn": "\(base)", "ldap.entries": "\(refresh.entries)", "ldap.idSets": "\(refresh.idSets)",
                         "ldap.namesEveryEntry": "\(refresh.namesEveryEntry)",

@@ -353,11 +353,17 @@ func phasesWithRSS(_ run: ChildRun) -> String {
                       Double(last.kilobytes) / 1024, Double(last.anonymousKilobytes) / 1024, Double(last.fileKilobytes) / 1024,
                       Double(peak.kilobytes) / 1024, Double(peak.anonymousKilobytes) / 1024, Double(peak.fileKilobytes) / 1024)
     }
-    for (time, line) in run.stderrLines where line.contains("search complete") {
+    for (time, line) in run.stderrLines where line.contains("search complete") || line.contains("content sync refresh complete") {
         let entries = line.range(of: "ldap.entries=").map { line[$0.upperBound...].prefix { $0.isNumber } } ?? "?"
         let base = line.range(of: "ldap.dn=").map { line[$0.upperBound...].prefix { $0 != "," && $0 != " " } } ?? "?"
-        parts.append(String(format: "search %@ (%@ entries) until %.2f s (+%.2f)", String(base), String(entries), time, time - previous)
-                     + rss(from: previous, to: time))
+        let what: String
+        if line.contains("content sync") {
+            let sets = line.range(of: "ldap.idSets=").map { line[$0.upperBound...].prefix { $0.isNumber } } ?? "?"
+            what = "content-sync refresh \(base) (\(entries) entries, \(sets) id sets)"
+        } else {
+            what = "search \(base) (\(entries) entries)"
+        }
+        parts.append(String(format: "%@ until %.2f s (+%.2f)", what, time, time - previous) + rss(from: previous, to: time))
         previous = time
     }
     parts.append(String(format: "decide + write app + commit state until %.2f s (+%.2f)", run.wall, run.wall - previous)

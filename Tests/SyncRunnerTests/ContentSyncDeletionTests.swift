@@ -3,6 +3,7 @@ import DirectoryModel
 import Foundation
 import LDAPClient
 import SlapdSupport
+import StateStore
 @testable import SyncRunner
 import Testing
 
@@ -159,5 +160,27 @@ extension SyncEnvironment {
         try process.run()
         process.waitUntilExit()
         #expect(process.terminationStatus == 0, "sqlite3 \(sql)")
+    }
+}
+
+@Suite struct ContentSyncCookieRecordTests {
+    @Test func theCookieRoundTripsWithTheCursorAndOlderRecordsHaveNone() throws {
+        var record = CursorRecord(cursor: Timestamp(seconds: 1_700_000_000, nanoseconds: 0), lastReadDuration: .seconds(3),
+                                  mappingItems: ["id:entryuuid"], appEditsSince: Timestamp(seconds: 1_700_000_100, nanoseconds: 0),
+                                  appEditsConfiguration: "x")
+        let older = StateRecords.encode(record)
+        #expect(try StateRecords.decodeCursor(older) == record)
+        #expect(try StateRecords.decodeCursor(older).contentSync == nil)
+        record.contentSync = ContentSyncCookie(search: "ldap://h\nou=people\nsub\n(objectClass=*)", cookie: Array("rid=000,csn=1".utf8) + [0, 255])
+        let encoded = StateRecords.encode(record)
+        #expect(try StateRecords.decodeCursor(encoded) == record)
+        // Without the app-edit bound the cookie still follows.
+        record.appEditsSince = nil
+        record.appEditsConfiguration = ""
+        #expect(try StateRecords.decodeCursor(StateRecords.encode(record)) == record)
+        // A flag byte other than 1 is a damaged record, not a cookie.
+        var damaged = encoded
+        damaged[older.count] = 2
+        #expect(throws: RecordDecodingError.self) { try StateRecords.decodeCursor(damaged) }
     }
 }
