@@ -4,7 +4,7 @@
 #   make build      debug build
 #   make test       deps, then every test (integration tests start private slapd servers)
 #   make test-asan  the C-interop tests under AddressSanitizer
-#   make soak       the model-based soak test with 1,000 rounds (SOAK_ROUNDS=N, SOAK_SEED=S to change)
+#   make soak       the model-based soak test with 1,000 rounds (SOAK_ROUNDS=N, SOAK_SEED=S, SOAK_SYNCPROV=none|present|sessionlog to change)
 #   make bench      release build, FetchBench (paged fetch), SyncBench (scale report: docs/performance.md; BENCH_SIZES=10k,100k,1M)
 #   make demo       deps, build, then sync a throwaway slapd into SQLite (demo-out/)
 #   make fuzz       libFuzzer targets, each for FUZZ_SECONDS (default 120; docs/reliability.md)
@@ -100,6 +100,7 @@ test-asan: deps toolchain
 SOAK_ROUNDS ?= 1000
 soak: deps toolchain
 	LDAPSYNC_SOAK_ROUNDS=$(SOAK_ROUNDS) $(if $(SOAK_SEED),LDAPSYNC_SOAK_SEED=$(SOAK_SEED)) \
+	  $(if $(SOAK_SYNCPROV),LDAPSYNC_SOAK_SYNCPROV=$(SOAK_SYNCPROV)) \
 	  $(SWIFT) test --filter SoakTests
 
 # Release builds of ldapsync, FetchBench and SyncBench, then both

@@ -12,7 +12,10 @@ import Testing
 /// against the previous one, and the retry set and conflicts must be empty.
 ///
 /// `LDAPSYNC_SOAK_ROUNDS` (default 50) and `LDAPSYNC_SOAK_SEED` (default random; always
-/// printed) choose the run; a failure names the seed and the round, and the same seed
+/// printed) choose the run; `LDAPSYNC_SOAK_SYNCPROV` (`none`, `present`, `sessionlog`;
+/// default chosen by the seed) whether slapd runs the `syncprov` overlay, so that
+/// `deletions: every-run` lists through content-sync refreshes (`sessionlog`: with a session
+/// log of 20 changes, so refreshes have a delete phase or, after more changes, a present one); a failure names the seed and the round, and the same seed
 /// replays the same changes and faults (the moments of random kills depend on timing).
 @Suite struct SoakTests {
     @Test func randomRoundsWithKillsAndServerFaultsLoseAndDuplicateNothing() throws {
@@ -20,7 +23,9 @@ import Testing
         let rounds = Int(environment["LDAPSYNC_SOAK_ROUNDS"] ?? "") ?? 50
         let seed = UInt64(environment["LDAPSYNC_SOAK_SEED"] ?? "") ?? UInt64.random(in: 1...UInt64(UInt32.max))
         print("soak: seed \(seed), \(rounds) rounds (replay: LDAPSYNC_SOAK_SEED=\(seed) LDAPSYNC_SOAK_ROUNDS=\(rounds))")
-        let soak = try Soak(seed: seed)
+        let provider = environment["LDAPSYNC_SOAK_SYNCPROV"] ?? ["none", "present", "sessionlog"][Int(seed % 3)]
+        print("soak: syncprov \(provider)")
+        let soak = try Soak(seed: seed, syncProvider: provider)
         let tally = try soak.run(rounds: rounds)
         print("soak: seed \(seed): \(tally)")
         #expect(tally.divergences == 0, "seed \(seed): \(tally.divergences) divergences (first at round \(tally.firstDivergentRound ?? -1))")
@@ -62,13 +67,20 @@ final class Soak {
     let verbose = ProcessInfo.processInfo.environment["LDAPSYNC_SOAK_VERBOSE"] != nil
     var round = 0
 
-    init(seed: UInt64) throws {
+    init(seed: UInt64, syncProvider: String = "none") throws {
         self.seed = seed
         random = SoakRandom(state: seed)
         var model = SoakModel(suffix: "dc=example,dc=com")
         let ldif = model.initialLDIF(people: 10, random: &random)
         self.model = model
-        server = try SlapdServer.start(ldif: ldif)
+        var configuration = SlapdServer.Configuration()
+        switch syncProvider {
+        case "none": break
+        case "present": configuration.syncProvider = .init()
+        case "sessionlog": configuration.syncProvider = .init(sessionLog: 20)
+        default: throw SoakFailure("LDAPSYNC_SOAK_SYNCPROV: none, present or sessionlog, not \(syncProvider)")
+        }
+        server = try SlapdServer.start(configuration, ldif: ldif)
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("ldapsync-soak-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let passwordFile = directory.appendingPathComponent("sync.pw").path

@@ -130,6 +130,23 @@ import Testing
         #expect(report.lines(.fail).count == 1, "\(report.dump)")
     }
 
+    @Test(arguments: [true, false])
+    func theDoctorSaysHowEveryRunListsTheScope(syncProvider: Bool) throws {
+        var slapd = SlapdServer.Configuration()
+        if syncProvider { slapd.syncProvider = .init() }
+        let environment = try SyncEnvironment(people: 2, groups: 0, slapd: slapd)
+        try environment.configure(environment.yaml())
+        let report = environment.doctor()
+        let check = try #require(report.checks.first { $0.area == "deletions" }, "\(report.dump)")
+        #expect(check.status == .pass)
+        if syncProvider {
+            #expect(check.summary == "deletions: every-run lists the scope through content-sync refreshes (RFC 4533) from the previous run's cookie")
+        } else {
+            #expect(check.summary.hasPrefix("deletions: every-run lists the scope page by page: the server does not offer content sync"))
+            #expect(check.advice?.contains("syncprov") == true)
+        }
+    }
+
     @Test func multiValuedTrueOnASingleValuedAttributeWarns() throws {
         let environment = try SyncEnvironment(people: 1, groups: 0)
         try environment.configure(environment.yaml(attributes: ["{ ldap: displayName, app: display, multiValued: true }"]))

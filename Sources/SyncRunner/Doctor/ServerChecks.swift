@@ -69,6 +69,7 @@ struct ServerChecks {
         checkClock(rootDSE)
         checkSizeLimit(basesExist)
         if directory.deletions == .tombstones { checkTombstones(rootDSE) }
+        if directory.deletions == .everyRun, basesExist.users { checkContentSync(rootDSE) }
     }
 
     // MARK: Root DSE
@@ -335,6 +336,35 @@ struct ServerChecks {
         }
         if !failed {
             add(.pass, "objectClass", "object classes of the \(count(sample.count, "user", "users")) checked allow the write-back attributes \(writeBack.map(\.ldap.description).joined(separator: ", "))")
+        }
+    }
+
+    // MARK: Content sync
+
+    /// How `deletions: every-run` will list the scope: through RFC 4533 refreshes when the
+    /// server offers them for `entryUUID` ids (a refresh of the base entry shows it serves
+    /// the sync account), else page by page.
+    private mutating func checkContentSync(_ rootDSE: RootDSE?) {
+        guard let rootDSE else { return }
+        guard directory.users.id.folded == "entryuuid" else {
+            add(.pass, "deletions", "deletions: every-run lists the scope page by page (content-sync refreshes name entryUUID; users.id is \(directory.users.id))")
+            return
+        }
+        guard rootDSE.supportedControls.contains(ContentSync.requestControl) else {
+            add(.pass, "deletions", "deletions: every-run lists the scope page by page: the server does not offer content sync (RFC 4533, control \(ContentSync.requestControl))",
+                advice: "on OpenLDAP the syncprov overlay on the database offers it; a large scope is then listed in a fraction of the time (docs/operations.md)")
+            return
+        }
+        do {
+            let refresh = try connection.contentSyncRefresh(base: directory.users.base, scope: .base, filter: "(objectClass=*)", cookie: nil) { _, _ in }
+            guard refresh.cookie != nil else {
+                add(.warn, "deletions", "deletions: the server answered a content-sync refresh of \(directory.users.base) without a cookie; every-run lists the scope page by page")
+                return
+            }
+            add(.pass, "deletions", "deletions: every-run lists the scope through content-sync refreshes (RFC 4533) from the previous run's cookie")
+        } catch {
+            add(.warn, "deletions", "deletions: a content-sync refresh of \(directory.users.base) was refused: \(error); every-run lists the scope page by page",
+                advice: "let the sync account read \(directory.users.base) with the sync control, or leave it: the paged listing finds the same deletions")
         }
     }
 
