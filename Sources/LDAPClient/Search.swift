@@ -238,8 +238,14 @@ extension LDAPConnection {
     /// without a paged-results control, or a lost connection throws ``LDAPError``: the
     /// caller must never take a partial read for the whole scope (SPEC I5). When `body`
     /// throws, the search is abandoned and the error rethrown.
+    ///
+    /// `afterNextPageRequest` runs each time the request for a page after the first has
+    /// been sent, before its entries are read: while the server prepares the page, the
+    /// caller can work on what the previous page brought (the server's work per page is
+    /// otherwise time the caller spends waiting).
     @discardableResult
-    public func search(_ request: SearchRequest, _ body: (borrowing EntryView) throws -> Void) throws -> SearchSummary {
+    public func search(_ request: SearchRequest, afterNextPageRequest: (() throws -> Void)? = nil,
+                       _ body: (borrowing EntryView) throws -> Void) throws -> SearchSummary {
         var summary = SearchSummary()
         var cookie = berval(bv_len: 0, bv_val: nil)
         defer { ber_memfree(cookie.bv_val) }
@@ -247,7 +253,14 @@ extension LDAPConnection {
         repeat {
             summary.pages += 1
             let messageID = try sendSearch(request, cookie: &cookie)
-            if summary.pages == 1 { addReadAhead() }
+            if summary.pages == 1 {
+                addReadAhead()
+            } else if let afterNextPageRequest {
+                do { try afterNextPageRequest() } catch {
+                    ldap_abandon_ext(handle, messageID, nil, nil)
+                    throw error
+                }
+            }
             let next = try readPage(messageID, request: request, summary: &summary, scratch: &scratch, body)
             ber_memfree(cookie.bv_val)
             cookie = next

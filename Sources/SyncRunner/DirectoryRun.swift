@@ -806,18 +806,23 @@ final class DirectoryRun {
                                     filter: userFilter, attributes: userAttributes, pageSize: directory.pageSize)
         var fetching = PhaseProgress(progress, directory: directory.name, phase: .fetchingUsers)
         defer { fetching.finish() }
-        summary.userPages += try connection.search(request) { entry in
+        func decideBatch() throws {
+            try prepareMemberships(for: batch)
+            try decide(batch)
+            batch.removeAll(keepingCapacity: true)
+            try checkInterrupted()
+        }
+        // A page's users are decided once the next page is asked for, while the server
+        // prepares it (about 1 ms of its time a page, and the round trip); within a page
+        // only when pages are large, so that memory holds a bounded batch.
+        let batchWithinPage = directory.pageSize <= 2_000 ? Int.max : 1_000
+        summary.userPages += try connection.search(request, afterNextPageRequest: { if !batch.isEmpty { try decideBatch() } }) { entry in
             summary.fetchedUsers += 1
             fetching.advance()
             // Debug builds only: a fault test stops the server between two pages.
             if summary.fetchedUsers == directory.pageSize { CrashPoint.reach("mid-user-fetch") }
             if let user = directoryUser(entry, recordKey: since == nil) { batch.append(user) }
-            if batch.count >= 500 {
-                try prepareMemberships(for: batch)
-                try decide(batch)
-                batch.removeAll(keepingCapacity: true)
-                try checkInterrupted()
-            }
+            if batch.count >= batchWithinPage { try decideBatch() }
         }.pages
         try prepareMemberships(for: batch)
         try decide(batch)

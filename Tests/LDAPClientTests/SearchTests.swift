@@ -128,6 +128,33 @@ import Glibc
         #expect(root.namingContexts.contains(server.configuration.suffix))
     }
 
+    @Test func theHookAfterEachNextPageRequestRunsBeforeThatPagesEntries() throws {
+        let server = try TestServers.standard.get()
+        let connection = try server.syncConnection()
+        var delivered = 0
+        var deliveredAtHook: [Int] = []
+        let summary = try connection.search(SearchRequest(base: server.peopleBase, filter: "(&(objectClass=inetOrgPerson)(uid=user*))",
+                                                          attributes: ["uid"], pageSize: 1000),
+                                            afterNextPageRequest: { deliveredAtHook.append(delivered) }) { _ in delivered += 1 }
+        #expect(delivered == TestServers.people)
+        // Once for each page after the first, when every entry of the pages before it is in.
+        #expect(deliveredAtHook == Array(1..<summary.pages).map { $0 * 1000 })
+    }
+
+    @Test func anErrorOfTheHookAbandonsTheSearchAndKeepsTheConnectionUsable() throws {
+        struct Stop: Error {}
+        let server = try TestServers.standard.get()
+        let connection = try server.syncConnection()
+        var delivered = 0
+        #expect(throws: Stop.self) {
+            try connection.search(SearchRequest(base: server.peopleBase, attributes: ["uid"], pageSize: 100),
+                                  afterNextPageRequest: { if delivered >= 200 { throw Stop() } }) { _ in delivered += 1 }
+        }
+        #expect(delivered == 200)
+        let root = try connection.readRootDSE()
+        #expect(root.namingContexts.contains(server.configuration.suffix))
+    }
+
     @Test func rootDSEAdvertisesPagedResults() throws {
         let server = try TestServers.standard.get()
         let rootDSE = try server.syncConnection().readRootDSE()

@@ -29,6 +29,28 @@ import Testing
         #expect(try environment.managedUsers() == users)
     }
 
+    /// Each page's users are decided after the next page is asked for, the last page's
+    /// after the search: every user of every page once, with its memberships.
+    @Test func aReadOverManyPagesDecidesEveryUserOnce() throws {
+        let environment = try SyncEnvironment(people: 23, groups: 2, membersPerGroup: 12)
+        try environment.configure(environment.yaml(groups: environment.rules([("GrpA", 1), ("GrpB", 2)]), directoryExtra: "pageSize: 5"))
+        let first = try environment.run()
+        #expect(first.exitCode == 0)
+        #expect(first.summaries[0].userPages == 5)
+        #expect(first.summaries[0].created == 23)
+        let keys = (1...23).map(Fixtures.personUID)
+        #expect(Set(try environment.managedUsers().keys) == Set(keys))
+        // Group 1 holds people 1–12, group 2 people 13–23 and 1 (wrapping around).
+        let memberships = try environment.memberships(keys, in: ["GrpA", "GrpB"])
+        #expect(memberships[Fixtures.personUID(12)] == ["GrpA"])
+        #expect(memberships[Fixtures.personUID(23)] == ["GrpB"])
+        #expect(memberships[Fixtures.personUID(1)] == ["GrpA", "GrpB"])
+        #expect(memberships.values.reduce(0) { $0 + $1.count } == 24)
+        environment.waitForNextSecond()
+        let second = try environment.run()
+        #expect(second.summaries[0].changes == 0)
+    }
+
     @Test func incrementalRunFetchesOnlyWhatChanged() throws {
         let environment = try SyncEnvironment(people: 40, groups: 2, membersPerGroup: 5)
         try environment.configure(environment.yaml(groups: environment.rules([("GrpAE", 1), ("GrpAE_B", 2)])))
