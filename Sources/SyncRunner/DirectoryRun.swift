@@ -92,7 +92,7 @@ final class DirectoryRun {
     private var claims = ClaimTable()
     private var stagedBatch: [([UInt8], UserSnapshot?)] = []
     /// Batches staged so far (every 20th releases the mapped state pages).
-    private var flushes = 0
+    private var usersSinceRelease = 0
     /// The read connection (also the write connection when there is no `writeBind`).
     private var readConnection: LDAPConnection?
     /// Write-back operations decided in this run, sent after the app transaction.
@@ -1119,8 +1119,10 @@ final class DirectoryRun {
     /// Stages the decided snapshots and app changes (never in a dry run), so memory holds
     /// one batch of them.
     private func flushStaged() throws {
-        flushes += 1
-        if flushes % 20 == 0 {
+        // Every 10,000 users decided (the batches are a page or 500 users).
+        usersSinceRelease += stagedBatch.count
+        if usersSinceRelease >= 10_000 {
+            usersSinceRelease = 0
             state?.releaseMappedPages()
             HeapTrim.release()
         }
