@@ -91,7 +91,7 @@ final class DirectoryRun {
     /// names one entry only (see `keyHolder`).
     private var claims = ClaimTable()
     private var stagedBatch: [([UInt8], UserSnapshot?)] = []
-    /// Batches staged so far (every 20th releases the mapped state pages).
+    /// Users staged since the mapped state pages and the heap were last released.
     private var usersSinceRelease = 0
     /// The read connection (also the write connection when there is no `writeBind`).
     private var readConnection: LDAPConnection?
@@ -1236,9 +1236,10 @@ final class DirectoryRun {
             guard !present.contains(digest) else { return }
             if !isDecided(digest) {
                 goneIDs.append(id)
-            } else {
-                // Read by this run, gone since: the next listing must find it gone, which
-                // a refresh from a cookie taken after its deletion would not.
+            } else if since != nil {
+                // Listed: read by this run, gone since. The next listing must find it
+                // gone, which a refresh from a cookie taken after its deletion would not.
+                // (A full run's cookie is from before its read.)
                 contentSyncCookie = nil
             }
         }

@@ -98,6 +98,19 @@ import Testing
         #expect(try inactive(environment) == Set([4, 8].map(Fixtures.personUID)))
     }
 
+    @Test func aFullRunOverASnapshotKeepsTheCookieItTookBeforeItsRead() throws {
+        let environment = try environment(sessionLog: nil)
+        _ = try environment.run()
+        var full = RunOptions()
+        full.full = true
+        let forced = try environment.run(full)
+        #expect(forced.summaries[0].full)
+        try environment.root().perform(.delete(dn: environment.personDN(3)))
+        let next = try environment.run()
+        #expect(next.summaries[0].deletionListing == "content sync (present phase)")
+        #expect(try inactive(environment) == [Fixtures.personUID(3)])
+    }
+
     @Test func aCookieOfAnotherSearchIsNotUsed() throws {
         let environment = try environment(sessionLog: 1000)
         _ = try environment.run()
