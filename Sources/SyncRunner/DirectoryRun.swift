@@ -1352,11 +1352,13 @@ final class DirectoryRun {
     }
 
     /// Answers that mean the server will not serve this refresh (limits, access, a cookie
-    /// it cannot use): the scope is listed page by page instead. Any other error fails the
-    /// run as a failed listing would.
+    /// it cannot use, sync messages this client cannot read): the scope is listed page by
+    /// page instead. Any other error (a lost connection, a time limit) fails the run as a
+    /// failed listing would.
     static func meansRefreshRefused(_ code: LDAPResultCode) -> Bool {
         [ContentSync.refreshRequired, .sizeLimitExceeded, .adminLimitExceeded, .unwillingToPerform,
-         .insufficientAccessRights, .unavailableCriticalExtension, .protocolError, .controlNotFound].contains(code)
+         .insufficientAccessRights, .unavailableCriticalExtension, .protocolError, .controlNotFound,
+         .decodingError].contains(code)
     }
 
     /// Active Directory's Show Deleted control (LDAP_SERVER_SHOW_DELETED_OID).
