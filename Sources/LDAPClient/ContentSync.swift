@@ -112,16 +112,17 @@ public enum ContentSync {
         return content[0] != 0
     }
 
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
     /// The RFC 4122 text form of a 16-byte UUID, lowercase, as OpenLDAP writes `entryUUID`.
     public static func uuidText(_ uuid: UnsafeRawBufferPointer) -> [UInt8] {
         precondition(uuid.count == 16)
-        let digits: [UInt8] = Array("0123456789abcdef".utf8)
         var text: [UInt8] = []
         text.reserveCapacity(36)
         for index in 0..<16 {
             if index == 4 || index == 6 || index == 8 || index == 10 { text.append(0x2D) }
-            text.append(digits[Int(uuid[index] >> 4)])
-            text.append(digits[Int(uuid[index] & 0x0F)])
+            text.append(hexDigits[Int(uuid[index] >> 4)])
+            text.append(hexDigits[Int(uuid[index] & 0x0F)])
         }
         return text
     }
