@@ -84,6 +84,12 @@ public struct ByteWriter: Sendable {
         bytes.append(contentsOf: raw)
     }
 
+    /// Appends the length of `raw` as a varint, then its bytes.
+    public mutating func writeLengthPrefixed(_ raw: UnsafeRawBufferPointer) {
+        writeCount(raw.count)
+        bytes.append(contentsOf: raw)
+    }
+
     /// Appends the length of the UTF-8 form of `string` as a varint, then that form.
     public mutating func writeLengthPrefixed(_ string: String) {
         // A native string lends its UTF-8 storage: one copy, no per-byte iteration.

@@ -552,10 +552,27 @@ final class DirectoryRun {
         var membersToStageCount = 0
         /// The changed groups' DNs and names when their snapshots are staged as read.
         var stagedHeads: [[UInt8]: (dn: String, name: String)] = [:]
+        // A thread of its own stages them while the next groups are read: until
+        // `staging.finish()`, the staging area is its alone (the run reads only the state).
+        let staging = stagesMembers ? state.map { BackgroundWork(name: "ldapsync group staging", lending: $0) } : nil
+        // On the way out with an error: the thread is done with the staging area before
+        // the run goes on to drop what it staged. Its own error, if any, is the lesser one.
+        var stagingFinished = false
+        defer { if !stagingFinished { try? staging?.finish() } }
         func flushMembers() throws {
-            try state?.stageMembers(directory.name, membersToStage.map { ($0.key, $0.value.members) })
-            try state?.stageGroups(directory.name, membersToStage)
-            state?.releaseMappedPages()
+            if let staging, !membersToStage.isEmpty {
+                // Handed over as bytes in a few buffers: sets of strings freed by another
+                // thread would leave the heap fragmented.
+                let name = directory.name
+                let keys = SyncState.memberIndexKeys(name, membersToStage.map { ($0.key, $0.value.members) })
+                let groups = SyncState.stagedGroups(name, membersToStage)
+                try staging.submit { state in
+                    try state.stageMembers(name, keys: keys)
+                    try state.stageGroups(name, encoded: groups)
+                    state.staging?.releaseMappedPages()
+                }
+            }
+            state?.environment.releaseMappedPages()
             membersToStage.removeAll(keepingCapacity: true)
             membersToStageCount = 0
         }
@@ -640,6 +657,8 @@ final class DirectoryRun {
         }
         if indexed {
             try flushMembers()
+            stagingFinished = true
+            try staging?.finish()
             // The groups without their members; each batch adds its users' memberships.
             var byDN: [String: GroupRecord] = [:]
             var dnKeys: [[UInt8]: String] = [:]

@@ -77,22 +77,22 @@ enum StateRecords {
         writer.writeLengthPrefixed(group.dn)
         writer.writeLengthPrefixed(group.name)
         writer.writeCount(group.members.count)
-        for member in group.members.sorted(by: memberOrder) {
+        // In one order whatever the set's: DN references before keys, each by its bytes
+        // (each string is the kind byte, then the text).
+        var members = PackedByteStrings(capacity: group.members.count)
+        for member in group.members {
             switch member {
-            case .dn(let key): writer.writeByte(0); writer.writeLengthPrefixed(key)
-            case .key(let key): writer.writeByte(1); writer.writeLengthPrefixed(key)
+            case .dn(let key): members.append { $0.append(0); $0.append(contentsOf: key.utf8) }
+            case .key(let key): members.append { $0.append(1); $0.append(contentsOf: key.utf8) }
             }
+        }
+        members.sort()
+        members.forEach { member in
+            writer.writeByte(member[0])
+            writer.writeLengthPrefixed(UnsafeRawBufferPointer(rebasing: member[1...]))
         }
         writeTimestamp(group.timestamp, to: &writer)
         return writer.bytes
-    }
-
-    private static func memberOrder(_ a: MemberReference, _ b: MemberReference) -> Bool {
-        switch (a, b) {
-        case (.dn(let x), .dn(let y)), (.key(let x), .key(let y)): x < y
-        case (.dn, .key): true
-        case (.key, .dn): false
-        }
     }
 
     static func decodeGroup(_ bytes: [UInt8]) throws(RecordDecodingError) -> GroupRecord {

@@ -103,45 +103,41 @@ extension SyncState {
     /// out of date until the commit), so that the run does not hold them in memory.
     func stageMembers(_ directory: String, _ groups: [([UInt8], Set<MemberReference>)]) throws {
         guard !groups.isEmpty else { return }
+        try stageMembers(directory, keys: Self.memberIndexKeys(directory, groups))
+    }
+
+    /// The ``memberIndex`` keys of these groups' members, packed: a few buffers, not a set
+    /// of strings per group (for ``stageMembers(_:keys:)`` on another thread).
+    static func memberIndexKeys(_ directory: String, _ groups: [([UInt8], Set<MemberReference>)]) -> PackedByteStrings {
+        let prefix = Self.prefix(directory)
+        var keys = PackedByteStrings(capacity: groups.reduce(0) { $0 + $1.1.count })
+        for (id, members) in groups {
+            for member in members {
+                keys.append { $0.append(contentsOf: Self.memberIndexKey(prefix, member)); $0.append(contentsOf: id) }
+            }
+        }
+        return keys
+    }
+
+    /// ``stageMembers(_:_:)`` of the keys ``memberIndexKeys(_:_:)`` made.
+    func stageMembers(_ directory: String, keys: PackedByteStrings) throws {
+        guard keys.count > 0 else { return }
         guard let staging, let pendingMembers else {
             throw StateCorruption(what: "the staging area", reason: "not opened for this command")
         }
         let prefix = Self.prefix(directory)
-        // The keys one after the other in one buffer, sorted as (start, length) pairs:
-        // sorting millions of arrays cost most of the group read's time in their
-        // reference counting.
-        var bytes: [UInt8] = []
-        var keys: [(start: Int32, count: Int32)] = []
-        for (id, members) in groups {
-            for member in members {
-                let start = bytes.count
-                bytes.append(contentsOf: Self.memberIndexKey(prefix, member))
-                bytes.append(contentsOf: id)
-                guard let first = Int32(exactly: start), let count = Int32(exactly: bytes.count - start) else {
-                    throw StateCorruption(what: "the staged members of \(directory)", reason: "more than 2 GB at once")
-                }
-                keys.append((first, count))
-            }
-        }
-        try bytes.withUnsafeBytes { buffer in
-            func key(_ item: (start: Int32, count: Int32)) -> UnsafeRawBufferPointer {
-                UnsafeRawBufferPointer(rebasing: buffer[Int(item.start)..<Int(item.start + item.count)])
-            }
-            keys.sort { left, right in
-                let (a, b) = (key(left), key(right))
-                let common = min(a.count, b.count)
-                let order = common == 0 ? 0 : memcmp(a.baseAddress!, b.baseAddress!, common)
-                return order != 0 ? order < 0 : a.count < b.count
-            }
-            try staging.write { txn in
-                // Every group staged with a snapshot from now on has its members staged too.
-                try txn.put([], forKey: Self.stagedMembersMarker(prefix), in: pendingMembers)
-                // The keys are spread over the whole tree: each put reads (to copy) a leaf
-                // through the map. Released as they go, they do not all stay resident.
-                for (index, item) in keys.enumerated() {
-                    if index % 2_000 == 1_999 { staging.releaseMappedPages() }
-                    try txn.put([], forKey: key(item), in: pendingMembers)
-                }
+        var keys = keys
+        keys.sort()
+        try staging.write { txn in
+            // Every group staged with a snapshot from now on has its members staged too.
+            try txn.put([], forKey: Self.stagedMembersMarker(prefix), in: pendingMembers)
+            // The keys are spread over the whole tree: each put reads (to copy) a leaf
+            // through the map. Released as they go, they do not all stay resident.
+            var index = 0
+            try keys.forEach { key in
+                if index % 2_000 == 1_999 { staging.releaseMappedPages() }
+                index += 1
+                try txn.put([], forKey: key, in: pendingMembers)
             }
         }
         staging.releaseMappedPages()

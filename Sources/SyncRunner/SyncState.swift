@@ -474,12 +474,21 @@ final class SyncState {
     /// Stages new group snapshots (nil: the group is gone) as soon as they are read, so
     /// that the run does not hold every group's members until its commit (SPEC §13).
     func stageGroups(_ directory: String, _ records: [[UInt8]: GroupRecord?]) throws {
+        try stageGroups(directory, encoded: Self.stagedGroups(directory, records))
+    }
+
+    /// The staged records of ``stageGroups(_:_:)``, by key: bytes alone, for
+    /// ``stageGroups(_:encoded:)`` on another thread.
+    static func stagedGroups(_ directory: String, _ records: [[UInt8]: GroupRecord?]) -> [(key: [UInt8], value: [UInt8])] {
+        records.map { id, group in (partKey(directory, .group, id), group.map { [1] + StateRecords.encode($0) } ?? [0]) }
+    }
+
+    /// Stages what ``stagedGroups(_:_:)`` made.
+    func stageGroups(_ directory: String, encoded records: [(key: [UInt8], value: [UInt8])]) throws {
         guard !records.isEmpty else { return }
         let (staging, _, _, pendingCommit) = try scratchAll()
         try staging.write { txn in
-            for (id, group) in records {
-                try txn.put(group.map { [1] + StateRecords.encode($0) } ?? [0], forKey: Self.partKey(directory, .group, id), in: pendingCommit)
-            }
+            for record in records { try txn.put(record.value, forKey: record.key, in: pendingCommit) }
         }
     }
 
