@@ -38,6 +38,8 @@ public final class Environment {
     public static let defaultMaxDatabases = 16
 
     let handle: OpaquePointer
+    /// Opened with `durable: true` (``init(path:mapSize:maxDatabases:durable:)``).
+    private let durable: Bool
     /// Transactions of this environment that are currently open (read and write). The
     /// map may only be resized when this is zero: a resize remaps the file and would
     /// invalidate every pointer an open transaction has handed out.
@@ -79,6 +81,7 @@ public final class Environment {
         }
         try Self.createDirectory(path)
         self.handle = try Self.open(path: path, mapSize: mapSize, maxDatabases: maxDatabases, durable: durable)
+        self.durable = durable
         self.path = path
     }
 
@@ -134,6 +137,28 @@ public final class Environment {
     /// crash from this point on.
     public func sync() throws {
         try check(mdb_env_sync(handle, 1), "mdb_env_sync", path: path)
+    }
+
+    /// Runs `body` with the commits it makes flushing their data but not waiting for
+    /// their meta page to reach the disk (`MDB_NOMETASYNC`; each commit's flush takes the
+    /// meta page of the one before with it). A system crash can then undo the last of
+    /// those commits, never damage the data. For a series of commits that is redone
+    /// after a crash anyway, whose last commit comes after `body` and is flushed in full
+    /// (the state commit: its in-flight record says it is unfinished until then).
+    /// Nothing changes in an environment opened with `durable: false`.
+    public func withoutMetaSync<R>(_ body: () throws -> R) throws -> R {
+        guard durable else { return try body() }
+        try check(mdb_env_set_flags(handle, UInt32(MDB_NOMETASYNC), 1), "mdb_env_set_flags", path: path)
+        defer { mdb_env_set_flags(handle, UInt32(MDB_NOMETASYNC), 0) }
+        return try body()
+    }
+
+    /// Whether commits currently leave their meta page unflushed (`MDB_NOMETASYNC`:
+    /// inside ``withoutMetaSync(_:)``, or always when opened with `durable: false`).
+    var defersMetaSync: Bool {
+        var flags: UInt32 = 0
+        mdb_env_get_flags(handle, &flags)
+        return flags & UInt32(MDB_NOMETASYNC) != 0
     }
 
     /// Drops this process's mapping of the map's pages (`madvise(MADV_DONTNEED)`): they

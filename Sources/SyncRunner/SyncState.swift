@@ -570,56 +570,70 @@ final class SyncState {
         // Users, then the other parts, in transactions of `commitChunk` records each; the
         // cursor, the in-doubt records and the in-flight record's removal come last, in
         // one transaction: until then the in-flight record says the commit is unfinished.
-        try forEachChunk(staging, pending, prefix: prefix, chunk: Self.commitChunk) { records in
-            try environment.write { txn in
-                for (index, (key, record)) in records.enumerated() {
-                    // Puts in id order touch pages all over the map: drop them as we go
-                    // (clean pages of the read-only map; dirty ones are LMDB's copies).
-                    if index % 2_000 == 1_999 { environment.releaseMappedPages() }
-                    let id = Array(key.dropFirst(prefix.count))
-                    // Completing a dead run: what it wrote back may not have reached LDAP.
-                    let keeping = recovering == nil ? nil : stagedInDoubt[id].map { Set($0.values.keys) }
-                    try applyStaged(directory, id: id, record: record, keepingPrevious: keeping, &txn)
-                }
-            }
-            environment.releaseMappedPages()
-            staging.releaseMappedPages()
-        }
-        CrashPoint.reach("mid-state-commit")
-        try commitStagedGroups(directory, staging, pendingCommit)
+        // The parts are committed without waiting for each commit's meta page: a system
+        // crash meanwhile leaves the in-flight record, and the next run redoes the commit.
         var cursor: [UInt8]?
-        // ``commitStagedGroups`` wrote the group snapshots: their member lists are not read again.
-        try forEachChunk(staging, pendingCommit, ranges: Self.rangesBesideGroups(directory), chunk: Self.commitChunk) { records in
-            try environment.write { txn in
-                for (key, value) in records {
-                    guard let tag = key.dropFirst(prefix.count).first, let part = Part(rawValue: tag) else {
-                        throw StateCorruption(what: "the staged commit of \(directory)", reason: "unknown part")
-                    }
-                    let rest = Array(key.dropFirst(prefix.count + 1))
-                    let body: [UInt8]? = value.first == 1 ? Array(value.dropFirst()) : nil
-                    switch part {
-                    case .cursor:
-                        cursor = value
-                    case .group:
-                        break  // ``commitStagedGroups``
-
-                    case .retry:
-                        if let body { try txn.put(body, forKey: Self.key(directory, rest), in: retry) }
-                        else { _ = try txn.delete(Self.key(directory, rest), in: retry) }
-                    case .deactivated:
-                        if value == [1] { try txn.put([1], forKey: Self.key(directory, rest), in: deactivated) }
-                        else { _ = try txn.delete(Self.key(directory, rest), in: deactivated) }
-                    case .conflict:
-                        if let body { try txn.put(body, forKey: rest, in: conflicts) }
-                        else { _ = try txn.delete(rest, in: conflicts) }
-                    case .run:
-                        try putRun(value, directory: directory, &txn)
-                    case .inDoubt, .complete:
-                        break
+        // A first run's commit (not one completed after a crash, which may have put some
+        // snapshots already): each staged user is new, nothing to look up or replace.
+        let firstSnapshots = try recovering == nil && environment.read { txn in
+            var none = true
+            try txn.forEachKey(in: users, range: .prefix(prefix)) { _ in
+                none = false
+                return .stop
+            }
+            return none
+        }
+        try environment.withoutMetaSync {
+            try forEachChunk(staging, pending, prefix: prefix, chunk: Self.commitChunk) { records in
+                try environment.write { txn in
+                    for (index, (key, record)) in records.enumerated() {
+                        // Puts in id order touch pages all over the map: drop them as we go
+                        // (clean pages of the read-only map; dirty ones are LMDB's copies).
+                        if index % 2_000 == 1_999 { environment.releaseMappedPages() }
+                        let id = Array(key.dropFirst(prefix.count))
+                        // Completing a dead run: what it wrote back may not have reached LDAP.
+                        let keeping = recovering == nil ? nil : stagedInDoubt[id].map { Set($0.values.keys) }
+                        try applyStaged(directory, id: id, record: record, keepingPrevious: keeping, firstSnapshots: firstSnapshots, &txn)
                     }
                 }
+                environment.releaseMappedPages()
+                staging.releaseMappedPages()
             }
-            environment.releaseMappedPages()
+            CrashPoint.reach("mid-state-commit")
+            try commitStagedGroups(directory, staging, pendingCommit)
+            // ``commitStagedGroups`` wrote the group snapshots: their member lists are not read again.
+            try forEachChunk(staging, pendingCommit, ranges: Self.rangesBesideGroups(directory), chunk: Self.commitChunk) { records in
+                try environment.write { txn in
+                    for (key, value) in records {
+                        guard let tag = key.dropFirst(prefix.count).first, let part = Part(rawValue: tag) else {
+                            throw StateCorruption(what: "the staged commit of \(directory)", reason: "unknown part")
+                        }
+                        let rest = Array(key.dropFirst(prefix.count + 1))
+                        let body: [UInt8]? = value.first == 1 ? Array(value.dropFirst()) : nil
+                        switch part {
+                        case .cursor:
+                            cursor = value
+                        case .group:
+                            break  // ``commitStagedGroups``
+
+                        case .retry:
+                            if let body { try txn.put(body, forKey: Self.key(directory, rest), in: retry) }
+                            else { _ = try txn.delete(Self.key(directory, rest), in: retry) }
+                        case .deactivated:
+                            if value == [1] { try txn.put([1], forKey: Self.key(directory, rest), in: deactivated) }
+                            else { _ = try txn.delete(Self.key(directory, rest), in: deactivated) }
+                        case .conflict:
+                            if let body { try txn.put(body, forKey: rest, in: conflicts) }
+                            else { _ = try txn.delete(rest, in: conflicts) }
+                        case .run:
+                            try putRun(value, directory: directory, &txn)
+                        case .inDoubt, .complete:
+                            break
+                        }
+                    }
+                }
+                environment.releaseMappedPages()
+            }
         }
         try beforeFinishing()
         try environment.write { txn in
@@ -729,8 +743,10 @@ final class SyncState {
 
     /// - Parameter keepingPrevious: attributes whose agreed values stay those of the
     ///   snapshot being replaced (write-back values in doubt).
+    /// - Parameter firstSnapshots: the directory had no user snapshot when the commit
+    ///   began (a first run): there is none to replace, and none is looked up.
     private func applyStaged(_ directory: String, id: [UInt8], record: [UInt8], keepingPrevious: Set<AttributeName>? = nil,
-                             _ txn: inout WriteTransaction) throws {
+                             firstSnapshots: Bool = false, _ txn: inout WriteTransaction) throws {
         let userKey = Self.key(directory, id)
         if let keepingPrevious, !keepingPrevious.isEmpty {
             // Rare (completing a dead run's commit): the whole snapshots are needed.
@@ -753,7 +769,7 @@ final class SyncState {
         // The staged bytes are the snapshot record itself: checked as decoding would, and
         // stored as they are; only the two index keys are read from the records.
         let prefix = Self.prefix(directory)
-        if let old = try txn.get(userKey, in: users) {
+        if !firstSnapshots, let old = try txn.get(userKey, in: users) {
             let keys = try decode("user snapshot") { try StateRecords.userIndexKeys(old) }
             _ = try txn.delete(prefix + old[keys.dnKey], in: userDNs)
             _ = try txn.delete(prefix + old[keys.key], in: userKeys)
