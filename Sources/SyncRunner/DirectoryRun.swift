@@ -568,7 +568,7 @@ final class DirectoryRun {
                 let groups = SyncState.stagedGroups(name, membersToStage)
                 try staging.submit { state in
                     try state.stageMembers(name, keys: keys)
-                    try state.stageGroups(name, encoded: groups)
+                    try state.stageGroups(packed: groups)
                     state.staging?.releaseMappedPages()
                 }
             }

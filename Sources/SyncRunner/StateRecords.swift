@@ -72,22 +72,43 @@ enum StateRecords {
     // MARK: Groups
 
     static func encode(_ group: GroupRecord) -> [UInt8] {
+        var packed = PackedGroup(group)
+        return encode(&packed)
+    }
+
+    /// A group's record before its members are put in order: what
+    /// ``encode(_:)-(GroupRecord)`` needs, the members packed (a few buffers, not a set of
+    /// strings), so that another thread can finish the record (``encode(_:tag:)``).
+    struct PackedGroup: Sendable {
+        var dn: String
+        var name: String
+        var timestamp: Timestamp?
+        /// Each the reference's kind byte, then its text.
+        var members: PackedByteStrings
+
+        init(_ group: GroupRecord) {
+            (dn, name, timestamp) = (group.dn, group.name, group.timestamp)
+            members = PackedByteStrings(capacity: group.members.count)
+            for member in group.members {
+                switch member {
+                case .dn(let key): members.append { $0.writeByte(0); $0.writeBytes(key.utf8) }
+                case .key(let key): members.append { $0.writeByte(1); $0.writeBytes(key.utf8) }
+                }
+            }
+        }
+    }
+
+    /// The record of a packed group (its members sorted in place), after `tag` when given.
+    static func encode(_ group: inout PackedGroup, tag: UInt8? = nil) -> [UInt8] {
         var writer = ByteWriter(capacity: 64 + group.members.count * 48)
+        if let tag { writer.writeByte(tag) }
         writer.writeByte(version)
         writer.writeLengthPrefixed(group.dn)
         writer.writeLengthPrefixed(group.name)
         writer.writeCount(group.members.count)
-        // In one order whatever the set's: DN references before keys, each by its bytes
-        // (each string is the kind byte, then the text).
-        var members = PackedByteStrings(capacity: group.members.count)
-        for member in group.members {
-            switch member {
-            case .dn(let key): members.append { $0.append(0); $0.append(contentsOf: key.utf8) }
-            case .key(let key): members.append { $0.append(1); $0.append(contentsOf: key.utf8) }
-            }
-        }
-        members.sort()
-        members.forEach { member in
+        // In one order whatever the set's: DN references before keys, each by its bytes.
+        group.members.sort()
+        group.members.forEach { member in
             writer.writeByte(member[0])
             writer.writeLengthPrefixed(UnsafeRawBufferPointer(rebasing: member[1...]))
         }

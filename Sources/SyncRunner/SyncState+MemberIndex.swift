@@ -113,7 +113,10 @@ extension SyncState {
         var keys = PackedByteStrings(capacity: groups.reduce(0) { $0 + $1.1.count })
         for (id, members) in groups {
             for member in members {
-                keys.append { $0.append(contentsOf: Self.memberIndexKey(prefix, member)); $0.append(contentsOf: id) }
+                keys.append { key in
+                    writeMemberIndexKey(prefix, member, to: &key)
+                    key.writeBytes(id)
+                }
             }
         }
         return keys
@@ -207,11 +210,15 @@ extension SyncState {
     /// prefix of another's, so a prefix search finds exactly one member's groups.
     private static func memberIndexKey(_ prefix: [UInt8], _ member: MemberReference) -> [UInt8] {
         var writer = ByteWriter(capacity: prefix.count + 64)
+        writeMemberIndexKey(prefix, member, to: &writer)
+        return writer.bytes
+    }
+
+    private static func writeMemberIndexKey(_ prefix: [UInt8], _ member: MemberReference, to writer: inout ByteWriter) {
         writer.writeBytes(prefix)
         switch member {
         case .dn(let key): writer.writeByte(1); writer.writeLengthPrefixed(key)
         case .key(let key): writer.writeByte(2); writer.writeLengthPrefixed(key)
         }
-        return writer.bytes
     }
 }

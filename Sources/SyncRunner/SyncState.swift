@@ -474,21 +474,31 @@ final class SyncState {
     /// Stages new group snapshots (nil: the group is gone) as soon as they are read, so
     /// that the run does not hold every group's members until its commit (SPEC §13).
     func stageGroups(_ directory: String, _ records: [[UInt8]: GroupRecord?]) throws {
-        try stageGroups(directory, encoded: Self.stagedGroups(directory, records))
+        try stageGroups(packed: Self.stagedGroups(directory, records))
     }
 
-    /// The staged records of ``stageGroups(_:_:)``, by key: bytes alone, for
-    /// ``stageGroups(_:encoded:)`` on another thread.
-    static func stagedGroups(_ directory: String, _ records: [[UInt8]: GroupRecord?]) -> [(key: [UInt8], value: [UInt8])] {
-        records.map { id, group in (partKey(directory, .group, id), group.map { [1] + StateRecords.encode($0) } ?? [0]) }
+    /// A group to stage (nil: gone) under its key in the staging area, its record not
+    /// yet made (``stagedGroups(_:_:)``).
+    struct StagedGroup: Sendable {
+        var key: [UInt8]
+        var group: StateRecords.PackedGroup?
+    }
+
+    /// The groups of ``stageGroups(_:_:)`` as bytes in a few buffers each: for
+    /// ``stageGroups(packed:)`` on another thread, which makes their records.
+    static func stagedGroups(_ directory: String, _ records: [[UInt8]: GroupRecord?]) -> [StagedGroup] {
+        records.map { id, group in StagedGroup(key: partKey(directory, .group, id), group: group.map { StateRecords.PackedGroup($0) }) }
     }
 
     /// Stages what ``stagedGroups(_:_:)`` made.
-    func stageGroups(_ directory: String, encoded records: [(key: [UInt8], value: [UInt8])]) throws {
+    func stageGroups(packed records: [StagedGroup]) throws {
         guard !records.isEmpty else { return }
         let (staging, _, _, pendingCommit) = try scratchAll()
         try staging.write { txn in
-            for record in records { try txn.put(record.value, forKey: record.key, in: pendingCommit) }
+            for var record in records {
+                let value: [UInt8] = record.group == nil ? [0] : StateRecords.encode(&record.group!, tag: 1)
+                try txn.put(value, forKey: record.key, in: pendingCommit)
+            }
         }
     }
 

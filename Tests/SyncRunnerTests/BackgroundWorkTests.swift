@@ -1,4 +1,5 @@
 import Foundation
+import StateStore
 @testable import SyncRunner
 import Testing
 
@@ -67,7 +68,7 @@ import Testing
     @Test func packedStringsSortInLMDBKeyOrder() {
         let strings: [[UInt8]] = [[2], [1, 255], [], [1], [1, 0], [0, 9, 9], [255], [1, 0]]
         var packed = PackedByteStrings(capacity: strings.count)
-        for string in strings { packed.append { $0.append(contentsOf: string) } }
+        for string in strings { packed.append { $0.writeBytes(string) } }
         packed.sort()
         var sorted: [[UInt8]] = []
         packed.forEach { sorted.append(Array($0)) }
