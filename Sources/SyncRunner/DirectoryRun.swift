@@ -280,7 +280,9 @@ final class DirectoryRun {
             commit.cursor = CursorRecord(cursor: newCursor, lastReadDuration: readDuration,
                                          mappingItems: (stored?.mappingItems ?? []).union(items),
                                          appEditsSince: started, appEditsConfiguration: appEditsConfiguration,
-                                         contentSync: directory.deletions == .everyRun ? contentSyncCookie : nil)
+                                         // Kept by runs that list nothing (full-only):
+                                         // a refresh from it later names every change since.
+                                         contentSync: contentSyncCookie)
         }
         commit.groups = groupChanges.records
         commit.deactivated = deactivationMarks

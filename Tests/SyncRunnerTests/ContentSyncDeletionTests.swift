@@ -111,6 +111,27 @@ import Testing
         #expect(try inactive(environment) == [Fixtures.personUID(3)])
     }
 
+    /// A run that lists nothing (`deletions: full-only`) keeps the cookie it found: when
+    /// the directory goes back to `every-run`, the refresh from it names what left the
+    /// scope since, without a listing page by page.
+    @Test func aRunThatListsNothingKeepsTheCookie() throws {
+        let environment = try environment(sessionLog: nil)
+        _ = try environment.run()
+        let everyRun = try String(contentsOfFile: environment.configPath, encoding: .utf8)
+        let fullOnly = everyRun.replacingOccurrences(of: "    timestamp: { overlap: 0s }", with: "    timestamp: { overlap: 0s }\n    deletions: full-only")
+        #expect(fullOnly != everyRun)
+        try fullOnly.write(toFile: environment.configPath, atomically: true, encoding: .utf8)
+        try environment.root().perform(.modify(dn: environment.personDN(2), modifications: [Modification(.replace, "telephoneNumber", strings: ["+1 555 0100"])]))
+        let quiet = try environment.run()
+        #expect(quiet.summaries[0].deletionListing == nil)
+        #expect(quiet.summaries[0].updated == 1)
+        try everyRun.write(toFile: environment.configPath, atomically: true, encoding: .utf8)
+        try environment.root().perform(.delete(dn: environment.personDN(3)))
+        let next = try environment.run()
+        #expect(next.summaries[0].deletionListing == "content sync (present phase)")
+        #expect(try inactive(environment) == [Fixtures.personUID(3)])
+    }
+
     @Test func aCookieOfAnotherSearchIsNotUsed() throws {
         let environment = try environment(sessionLog: 1000)
         _ = try environment.run()
