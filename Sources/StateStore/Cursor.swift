@@ -81,6 +81,45 @@ extension Transaction {
         }
     }
 
+    /// For each of `prefixes`, in the order given, calls `body` with the prefix's index and
+    /// the rest of every key that starts with it, in ascending key order. The rest is
+    /// lent for the call only (it points into the map). One cursor serves every prefix:
+    /// a batch of a thousand look-ups opens one cursor, not a thousand.
+    public func forEachKey(in db: Database, prefixes: [[UInt8]], _ body: (_ prefix: Int, _ rest: UnsafeRawBufferPointer) throws -> Void) throws {
+        let dbi = self.dbi(of: db)
+        var opened: OpaquePointer?
+        try check(mdb_cursor_open(handle, dbi, &opened), "mdb_cursor_open", on: db)
+        guard let cursor = opened else { preconditionFailure("mdb_cursor_open succeeded without a cursor") }
+        defer { mdb_cursor_close(cursor) }
+        var key = MDB_val()
+        var value = MDB_val()
+        for (index, prefix) in prefixes.enumerated() {
+            var rc: Int32
+            if prefix.isEmpty {
+                rc = mdb_cursor_get(cursor, &key, &value, MDB_FIRST)
+            } else {
+                rc = withMDBVal(prefix) { prefix in
+                    key = prefix
+                    return mdb_cursor_get(cursor, &key, &value, MDB_SET_RANGE)
+                }
+                // As in `scan`: `key` may still point at the lent prefix.
+                if rc == MDB_SUCCESS { rc = mdb_cursor_get(cursor, &key, &value, MDB_GET_CURRENT) }
+            }
+            while rc != MDB_NOTFOUND {
+                try check(rc, "mdb_cursor_get", on: db)
+                let found = UnsafeRawBufferPointer(start: key.mv_data, count: key.mv_size)
+                // LMDB's default order compares bytes: the keys with the prefix are
+                // contiguous, and the first key without it ends them.
+                let matches = found.count >= prefix.count && prefix.withUnsafeBytes { prefix in
+                    prefix.isEmpty || memcmp(found.baseAddress!, prefix.baseAddress!, prefix.count) == 0
+                }
+                guard matches else { break }
+                try body(index, UnsafeRawBufferPointer(rebasing: found[prefix.count...]))
+                rc = mdb_cursor_get(cursor, &key, &value, MDB_NEXT)
+            }
+        }
+    }
+
     enum ScanStep {
         case next
         case stop

@@ -44,20 +44,21 @@ public struct MembershipIndex: Sendable {
         }
     }
 
-    /// This index with more members of its groups (by the group's DN key): an
-    /// incremental run builds the index of its groups without members once, then adds
-    /// for each batch only the memberships of the users it decides. Groups the index
-    /// does not map to an app group are ignored, as by ``init(policy:groups:retiredGroupNames:)``.
-    public func adding(members: [String: [MemberReference]]) -> MembershipIndex {
+    /// The app groups the LDAP group with this DN key maps to (nil: none).
+    public func appGroups(ofGroup dnKey: String) -> Set<String>? { byGroupDN[dnKey] }
+
+    /// This index with more members: the app groups of each member DN key and member key,
+    /// each a union of ``appGroups(ofGroup:)`` sets. An incremental run builds the index of
+    /// its groups without members once, then adds for each batch only the memberships of
+    /// the users it decides.
+    public func adding(byMemberDN: [String: Set<String>], byMemberKey: [String: Set<String>]) -> MembershipIndex {
         var index = self
-        for (dnKey, references) in members {
-            guard let appGroups = byGroupDN[dnKey] else { continue }
-            for member in references {
-                switch member {
-                case .dn(let key): index.byMemberDN[key, default: []].formUnion(appGroups)
-                case .key(let key): index.byMemberKey[key, default: []].formUnion(appGroups)
-                }
-            }
+        // A batch's index starts from one without members: taken whole, not merged.
+        if index.byMemberDN.isEmpty { index.byMemberDN = byMemberDN } else {
+            index.byMemberDN.merge(byMemberDN) { $0.union($1) }
+        }
+        if index.byMemberKey.isEmpty { index.byMemberKey = byMemberKey } else {
+            index.byMemberKey.merge(byMemberKey) { $0.union($1) }
         }
         return index
     }

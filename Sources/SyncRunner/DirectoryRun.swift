@@ -685,7 +685,20 @@ final class DirectoryRun {
                 for member in record.members { changed[member, default: []].append(dnKey) }
             }
             let base = MembershipIndex(policy: policy.groups, groups: byDN, retiredGroupNames: retired)
-            indexedGroups = IndexedGroups(base: base, dnKeys: dnKeys, changedIDs: changedIDs, changedMembers: changed,
+            // Each group id straight to its app groups: a batch's look-ups then build no
+            // per-group lists (groups that map to none are left out).
+            func appGroups(_ ids: [[UInt8]: String]) -> [Digest: Set<String>] {
+                var result: [Digest: Set<String>] = [:]
+                result.reserveCapacity(ids.count)
+                for (id, dnKey) in ids { if let groups = base.appGroups(ofGroup: dnKey) { result[Digest(id)] = groups } }
+                return result
+            }
+            var changedAppGroups: [MemberReference: Set<String>] = [:]
+            for (member, dnKeys) in changed {
+                for dnKey in dnKeys { if let groups = base.appGroups(ofGroup: dnKey) { changedAppGroups[member, default: []].formUnion(groups) } }
+            }
+            indexedGroups = IndexedGroups(base: base, storedGroups: appGroups(dnKeys), stagedGroups: appGroups(changedIDs),
+                                          changedMembers: changedAppGroups,
                                           stagedMembers: stagesMembers && !changedIDs.isEmpty,
                                           storedMembers: !dnKeys.isEmpty,
                                           references: scope.members == .memberUid ? .keys : .dns)
@@ -701,15 +714,17 @@ final class DirectoryRun {
     }
 
     /// A run's groups when the member index is complete: the index of the groups without
-    /// members, the DN keys of the unchanged ones by id, and the changed ones (whose stored
-    /// index entries are out of date until the commit): staged, or in memory in a dry run.
+    /// members, the app groups of the unchanged ones by id, and of the changed ones (whose
+    /// stored index entries are out of date until the commit): staged, or in memory in a
+    /// dry run.
     struct IndexedGroups {
         var base: MembershipIndex
-        /// Unchanged groups: their stored index entries hold.
-        var dnKeys: [[UInt8]: String]
-        /// Groups this run changed (their members staged, or in `changedMembers`).
-        var changedIDs: [[UInt8]: String]
-        var changedMembers: [MemberReference: [String]]
+        /// Unchanged groups, whose stored index entries hold: their app groups by id.
+        var storedGroups: [Digest: Set<String>]
+        /// Groups this run changed, whose members are staged: their app groups by id.
+        var stagedGroups: [Digest: Set<String>]
+        /// The members of changed groups not staged (a dry run), with their app groups.
+        var changedMembers: [MemberReference: Set<String>]
         /// Whether to look up the staged members of changed groups, and the stored index.
         var stagedMembers: Bool
         var storedMembers: Bool
@@ -722,33 +737,47 @@ final class DirectoryRun {
     /// memberships of these users only.
     private func prepareMemberships(for users: [DirectoryUser]) throws {
         guard let indexedGroups, let state else { return }
-        var references: Set<MemberReference> = []
+        var references: [MemberReference] = []
+        references.reserveCapacity(users.count)
         for user in users {
             switch indexedGroups.references {
-            case .dns: references.insert(.dn(user.dnKey))
-            case .keys: references.insert(.key(user.key))
+            case .dns: references.append(.dn(user.dnKey))
+            case .keys: references.append(.key(user.key))
             }
         }
-        var members: [String: [MemberReference]] = [:]
-        // Stored entries of changed groups are out of date: their dnKeys entry is absent.
+        var byDN: [String: Set<String>] = [:]
+        var byKey: [String: Set<String>] = [:]
+        switch indexedGroups.references {
+        case .dns: byDN.reserveCapacity(users.count)
+        case .keys: byKey.reserveCapacity(users.count)
+        }
+        // Most users are in one group: its set is shared, not copied.
+        func add(_ groups: Set<String>, to index: inout [String: Set<String>], _ member: String) {
+            if let found = index.index(forKey: member) { index.values[found].formUnion(groups) } else { index[member] = groups }
+        }
+        func add(_ reference: MemberReference, _ groups: Set<String>) {
+            switch reference {
+            case .dn(let dnKey): add(groups, to: &byDN, dnKey)
+            case .key(let key): add(groups, to: &byKey, key)
+            }
+        }
+        // Stored entries of changed groups are out of date: they are not in `storedGroups`.
         if indexedGroups.storedMembers {
-            for (reference, ids) in try state.groupIDs(directory.name, holding: references) {
-                for id in ids {
-                    if let dnKey = indexedGroups.dnKeys[id] { members[dnKey, default: []].append(reference) }
-                }
+            try state.forEachGroupID(directory.name, holding: references) { reference, id in
+                if let groups = indexedGroups.storedGroups[Digest(id)] { add(reference, groups) }
             }
         }
         if indexedGroups.stagedMembers {
-            for (reference, ids) in try state.groupIDs(directory.name, holding: references, staged: true) {
-                for id in ids {
-                    if let dnKey = indexedGroups.changedIDs[id] { members[dnKey, default: []].append(reference) }
-                }
+            try state.forEachGroupID(directory.name, holding: references, staged: true) { reference, id in
+                if let groups = indexedGroups.stagedGroups[Digest(id)] { add(reference, groups) }
             }
         }
-        for reference in references {
-            for dnKey in indexedGroups.changedMembers[reference] ?? [] { members[dnKey, default: []].append(reference) }
+        if !indexedGroups.changedMembers.isEmpty {
+            for reference in references {
+                if let groups = indexedGroups.changedMembers[reference] { add(reference, groups) }
+            }
         }
-        memberships = indexedGroups.base.adding(members: members)
+        memberships = indexedGroups.base.adding(byMemberDN: byDN, byMemberKey: byKey)
     }
 
     /// The group as read, and where its member list continues when the server sent only

@@ -177,24 +177,25 @@ extension SyncState {
     /// The ids of the groups whose snapshot holds each of these members; with `staged`,
     /// of the groups this run changed (``stageMembers(_:_:)``).
     func groupIDs(_ directory: String, holding members: some Sequence<MemberReference>, staged: Bool = false) throws -> [MemberReference: [[UInt8]]] {
-        let prefix = Self.prefix(directory)
         var result: [MemberReference: [[UInt8]]] = [:]
+        try forEachGroupID(directory, holding: Array(members), staged: staged) { member, id in result[member, default: []].append(Array(id)) }
+        return result
+    }
+
+    /// ``groupIDs(_:holding:staged:)`` without building its dictionary: `body` gets each
+    /// member the index holds with one group's id at a time (lent for the call only), in
+    /// the order of `members`. One transaction and one cursor serve the whole batch.
+    func forEachGroupID(_ directory: String, holding members: [MemberReference], staged: Bool = false,
+                        _ body: (MemberReference, UnsafeRawBufferPointer) throws -> Void) throws {
+        let prefix = Self.prefix(directory)
         let environment = staged ? staging : environment
         guard let environment, let memberIndex = staged ? pendingMembers : memberIndex else {
             throw StateCorruption(what: "the staging area", reason: "not opened for this command")
         }
+        let starts = members.map { Self.memberIndexKey(prefix, $0) }
         try environment.read { txn in
-            for member in members {
-                let start = Self.memberIndexKey(prefix, member)
-                var ids: [[UInt8]] = []
-                try txn.forEach(in: memberIndex, range: .prefix(start)) { key, _ in
-                    ids.append(Array(key.dropFirst(start.count)))
-                    return .continue
-                }
-                if !ids.isEmpty { result[member] = ids }
-            }
+            try txn.forEachKey(in: memberIndex, prefixes: starts) { index, id in try body(members[index], id) }
         }
-        return result
     }
 
     /// One group's snapshot.

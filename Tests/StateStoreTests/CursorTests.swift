@@ -77,6 +77,28 @@ private func keys(of db: Database, in env: Environment, range: KeyRange = .all) 
         }
     }
 
+    /// One cursor over many prefixes finds, for each in the order given, exactly the keys
+    /// a prefix range finds, without the prefix: also for prefixes of only 0xFF bytes,
+    /// prefixes no key has, the empty prefix, and a prefix asked twice or out of order.
+    @Test func forEachKeyWithPrefixesFindsWhatEachPrefixRangeFinds() throws {
+        try Self.withEdgeKeys { env, db in
+            let prefixes: [[UInt8]] = [[0x01, 0xFF], [0xFF], [0x00], bytes("ab"), [0x03], [0xFF, 0xFF, 0xFF, 0xFF], [0x01], [],
+                                       [0x01, 0xFF], bytes("abc"), [0x7F]]
+            var found: [(Int, [UInt8])] = []
+            try env.read { txn in
+                try txn.forEachKey(in: db, prefixes: prefixes) { index, rest in found.append((index, Array(rest))) }
+            }
+            var expected: [(Int, [UInt8])] = []
+            for (index, prefix) in prefixes.enumerated() {
+                for key in try keys(of: db, in: env, range: .prefix(prefix)) { expected.append((index, Array(key.dropFirst(prefix.count)))) }
+            }
+            #expect(found.map(\.0) == expected.map(\.0))
+            #expect(found.map(\.1) == expected.map(\.1))
+            #expect(found.filter { $0.0 == 0 }.map(\.1) == [[], [0xFF], [0xFF, 0x00]])
+            #expect(!found.contains { $0.0 == 4 || $0.0 == 5 })
+        }
+    }
+
     /// The comparison the member index sorts its puts with is LMDB's own order, also on
     /// keys where one is a prefix of another and on bytes above 0x7F.
     @Test func keyRangePrecedesIsLMDBsKeyOrder() throws {
