@@ -69,6 +69,9 @@ final class DirectoryRun {
     /// membership) to look up while deciding, since the app is written only after every
     /// user is decided. A first run into an empty store skips those queries.
     private var appStartsEmpty = false
+    /// Whether the directory had no snapshot users nor deactivation marks when the run
+    /// began (a first run): deciding then looks none up.
+    private var snapshotStartsEmpty = false
     /// Stored manual conflicts by user key, and the changes to them this run makes.
     private var storedConflicts: [String: [ConflictRecord]] = [:]
     private var conflictChanges: [[UInt8]: ConflictRecord?] = [:]
@@ -221,6 +224,9 @@ final class DirectoryRun {
         // later commits keep it in step with them.
         if !options.dryRun, usesGroups, directory.groups?.members != .memberOf { try state?.ensureMemberIndex(directory.name) }
         appStartsEmpty = try app.hasNoUsers()
+        // The state is written only at the commit: with no snapshot users and no
+        // deactivation marks now, every look-up of them while deciding would find nothing.
+        snapshotStartsEmpty = try state.map { try !$0.hasUsers(directory.name) && !$0.hasDeactivations(directory.name) } ?? true
         if appStartsEmpty, since == nil, !options.dryRun, options.only.isEmpty, state != nil {
             earlyApply = EarlyAppApply(store: app, mark: CommitMark(directory: directory.name, runID: runID),
                                        auditAhead: auditAhead())
@@ -1051,13 +1057,18 @@ final class DirectoryRun {
     /// Decides a batch of users present in the directory.
     private func decide(_ users: [DirectoryUser]) throws {
         guard !users.isEmpty else { return }
-        let snapshots = try state?.users(directory.name, ids: users.map(\.id)) ?? [:]
-        var keys = Set(users.map(\.key))
-        for snapshot in snapshots.values { keys.insert(snapshot.key) }
-        let reactivatable = try state?.deactivatedBySync(directory.name, appKeys: users.map(\.key)) ?? []
-        let appUsers = appStartsEmpty ? [:] : try app.users(withKeys: Array(keys))
-        let groups = try appStartsEmpty || memberships.managedGroups.isEmpty ? [:] : app.memberships(ofUsers: Array(keys), in: memberships.managedGroups)
-        let keyHolders = try state?.users(directory.name, appKeys: users.map(\.key)) ?? [:]
+        let lookUpState = !snapshotStartsEmpty
+        let snapshots = try lookUpState ? state?.users(directory.name, ids: users.map(\.id)) ?? [:] : [:]
+        let reactivatable = try lookUpState ? state?.deactivatedBySync(directory.name, appKeys: users.map(\.key)) ?? [] : []
+        let keyHolders = try lookUpState ? state?.users(directory.name, appKeys: users.map(\.key)) ?? [:] : [:]
+        var appUsers: [String: AppUser] = [:]
+        var groups: [String: Set<String>] = [:]
+        if !appStartsEmpty {
+            var keys = Set(users.map(\.key))
+            for snapshot in snapshots.values { keys.insert(snapshot.key) }
+            appUsers = try app.users(withKeys: Array(keys))
+            if !memberships.managedGroups.isEmpty { groups = try app.memberships(ofUsers: Array(keys), in: memberships.managedGroups) }
+        }
         for user in users {
             let id = Digest(user.id)
             let key = Digest(user.key)

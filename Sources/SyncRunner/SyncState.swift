@@ -146,6 +146,25 @@ final class SyncState {
         }
     }
 
+    /// Whether the snapshot holds any user of the directory.
+    func hasUsers(_ directory: String) throws -> Bool {
+        try environment.read { txn in try Self.hasKeys(txn, users, prefix: Self.prefix(directory)) }
+    }
+
+    /// Whether ldapsync remembers deactivating any app user of the directory.
+    func hasDeactivations(_ directory: String) throws -> Bool {
+        try environment.read { txn in try Self.hasKeys(txn, deactivated, prefix: Self.prefix(directory)) }
+    }
+
+    private static func hasKeys(_ txn: borrowing ReadTransaction, _ db: Database, prefix: [UInt8]) throws -> Bool {
+        var found = false
+        try txn.forEachKey(in: db, range: .prefix(prefix)) { _ in
+            found = true
+            return .stop
+        }
+        return found
+    }
+
     /// Which of these app keys ldapsync itself deactivated.
     func deactivatedBySync(_ directory: String, appKeys: some Sequence<String>) throws -> Set<String> {
         try environment.read { txn in
@@ -585,14 +604,7 @@ final class SyncState {
         var cursor: [UInt8]?
         // A first run's commit (not one completed after a crash, which may have put some
         // snapshots already): each staged user is new, nothing to look up or replace.
-        let firstSnapshots = try recovering == nil && environment.read { txn in
-            var none = true
-            try txn.forEachKey(in: users, range: .prefix(prefix)) { _ in
-                none = false
-                return .stop
-            }
-            return none
-        }
+        let firstSnapshots = try recovering == nil && !hasUsers(directory)
         try environment.withoutMetaSync {
             try forEachChunk(staging, pending, prefix: prefix, chunk: Self.commitChunk) { records in
                 try environment.write { txn in
