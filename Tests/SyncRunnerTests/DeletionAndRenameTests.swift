@@ -23,6 +23,28 @@ import Testing
         #expect(try environment.managedUsers().count == 10)
     }
 
+    /// A run over a directory with no snapshot users looks none up while deciding, but it
+    /// still finds the deactivation marks: every user deleted, then one back, is
+    /// reactivated.
+    @Test func aUserBackInAnEmptiedDirectoryIsReactivated() throws {
+        let environment = try SyncEnvironment(people: 2, groups: 0)
+        try environment.configure(environment.yaml())
+        _ = try environment.run()
+        environment.waitForNextSecond()
+        for person in 1...2 { try environment.root().perform(.delete(dn: environment.personDN(person))) }
+        let emptied = try environment.run()
+        #expect(emptied.summaries[0].deactivated == 2)
+        #expect(try environment.managedUsers().values.allSatisfy { !$0.active })
+        environment.waitForNextSecond()
+        let uid = Fixtures.personUID(1)
+        try environment.server.add(ldif: HostileDataTests.personLDIF(dn: environment.personDN(1), uid: uid, cn: "Back Again"))
+        let back = try environment.run()
+        #expect(back.exitCode == 0)
+        #expect(back.summaries[0].reactivated == 1)
+        #expect(try environment.managedUsers()[uid]?.active == true)
+        #expect(try environment.managedUsers()[Fixtures.personUID(2)]?.active == false)
+    }
+
     @Test func aUserRemovedFromEveryMappedGroupLeavesTheGroupsButStaysActive() throws {
         let environment = try SyncEnvironment(people: 10, groups: 1, membersPerGroup: 4)
         try environment.configure(environment.yaml(groups: environment.rules([("GrpAE", 1)])))
