@@ -86,38 +86,49 @@ extension Transaction {
     /// lent for the call only (it points into the map). One cursor serves every prefix:
     /// a batch of a thousand look-ups opens one cursor, not a thousand.
     public func forEachKey(in db: Database, prefixes: [[UInt8]], _ body: (_ prefix: Int, _ rest: UnsafeRawBufferPointer) throws -> Void) throws {
+        try withCursor(db) { cursor, _ in
+            var key = MDB_val()
+            var value = MDB_val()
+            for (index, prefix) in prefixes.enumerated() {
+                var rc = Self.position(cursor, atOrAfter: prefix, &key, &value)
+                while rc != MDB_NOTFOUND {
+                    try check(rc, "mdb_cursor_get", on: db)
+                    let found = UnsafeRawBufferPointer(start: key.mv_data, count: key.mv_size)
+                    // LMDB's default order compares bytes: the keys with the prefix are
+                    // contiguous, and the first key without it ends them.
+                    let matches = found.count >= prefix.count && prefix.withUnsafeBytes { prefix in
+                        prefix.isEmpty || memcmp(found.baseAddress!, prefix.baseAddress!, prefix.count) == 0
+                    }
+                    guard matches else { break }
+                    try body(index, UnsafeRawBufferPointer(rebasing: found[prefix.count...]))
+                    rc = mdb_cursor_get(cursor, &key, &value, MDB_NEXT)
+                }
+            }
+        }
+    }
+
+    /// A cursor on `db`, closed when `body` returns or throws.
+    private func withCursor<R>(_ db: Database, _ body: (OpaquePointer, MDB_dbi) throws -> R) throws -> R {
         let dbi = self.dbi(of: db)
         var opened: OpaquePointer?
         try check(mdb_cursor_open(handle, dbi, &opened), "mdb_cursor_open", on: db)
         guard let cursor = opened else { preconditionFailure("mdb_cursor_open succeeded without a cursor") }
         defer { mdb_cursor_close(cursor) }
-        var key = MDB_val()
-        var value = MDB_val()
-        for (index, prefix) in prefixes.enumerated() {
-            var rc: Int32
-            if prefix.isEmpty {
-                rc = mdb_cursor_get(cursor, &key, &value, MDB_FIRST)
-            } else {
-                rc = withMDBVal(prefix) { prefix in
-                    key = prefix
-                    return mdb_cursor_get(cursor, &key, &value, MDB_SET_RANGE)
-                }
-                // As in `scan`: `key` may still point at the lent prefix.
-                if rc == MDB_SUCCESS { rc = mdb_cursor_get(cursor, &key, &value, MDB_GET_CURRENT) }
-            }
-            while rc != MDB_NOTFOUND {
-                try check(rc, "mdb_cursor_get", on: db)
-                let found = UnsafeRawBufferPointer(start: key.mv_data, count: key.mv_size)
-                // LMDB's default order compares bytes: the keys with the prefix are
-                // contiguous, and the first key without it ends them.
-                let matches = found.count >= prefix.count && prefix.withUnsafeBytes { prefix in
-                    prefix.isEmpty || memcmp(found.baseAddress!, prefix.baseAddress!, prefix.count) == 0
-                }
-                guard matches else { break }
-                try body(index, UnsafeRawBufferPointer(rebasing: found[prefix.count...]))
-                rc = mdb_cursor_get(cursor, &key, &value, MDB_NEXT)
-            }
+        return try body(cursor, dbi)
+    }
+
+    /// Puts the cursor on the first key at or after `lower` (the first key of all when it
+    /// is empty), with `key` and `value` read from the map.
+    private static func position(_ cursor: OpaquePointer, atOrAfter lower: [UInt8], _ key: inout MDB_val, _ value: inout MDB_val) -> Int32 {
+        guard !lower.isEmpty else { return mdb_cursor_get(cursor, &key, &value, MDB_FIRST) }
+        var rc = withMDBVal(lower) { lower in
+            key = lower
+            return mdb_cursor_get(cursor, &key, &value, MDB_SET_RANGE)
         }
+        // `key` may still point at `lower`, whose storage was only lent for the call
+        // above: read the key the cursor stands on from the map.
+        if rc == MDB_SUCCESS { rc = mdb_cursor_get(cursor, &key, &value, MDB_GET_CURRENT) }
+        return rc
     }
 
     enum ScanStep {
@@ -130,26 +141,14 @@ extension Transaction {
     /// The one cursor loop. The cursor is closed when the loop ends, however it ends; the
     /// buffers lent to `body` point into the map and are valid only during that call.
     func scan(_ db: Database, _ range: KeyRange, _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> ScanStep) throws {
-        let dbi = self.dbi(of: db)
-        var opened: OpaquePointer?
-        try check(mdb_cursor_open(handle, dbi, &opened), "mdb_cursor_open", on: db)
-        guard let cursor = opened else { preconditionFailure("mdb_cursor_open succeeded without a cursor") }
-        defer { mdb_cursor_close(cursor) }
+        try withCursor(db) { cursor, dbi in try scan(cursor, dbi, db, range, body) }
+    }
 
+    private func scan(_ cursor: OpaquePointer, _ dbi: MDB_dbi, _ db: Database, _ range: KeyRange,
+                      _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> ScanStep) throws {
         var key = MDB_val()
         var value = MDB_val()
-        var rc: Int32
-        if let lower = range.lowerBound, !lower.isEmpty {
-            rc = withMDBVal(lower) { lower in
-                key = lower
-                return mdb_cursor_get(cursor, &key, &value, MDB_SET_RANGE)
-            }
-            // `key` may still point at `lower`, whose storage was only lent for the call
-            // above: read the key the cursor stands on from the map.
-            if rc == MDB_SUCCESS { rc = mdb_cursor_get(cursor, &key, &value, MDB_GET_CURRENT) }
-        } else {
-            rc = mdb_cursor_get(cursor, &key, &value, MDB_FIRST)
-        }
+        var rc = Self.position(cursor, atOrAfter: range.lowerBound ?? [], &key, &value)
         while rc != MDB_NOTFOUND {
             try check(rc, "mdb_cursor_get", on: db)
             if let upper = range.upperBound {
