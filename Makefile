@@ -8,6 +8,7 @@
 #   make bench      release build, FetchBench (paged fetch), SyncBench (scale report: docs/performance.md; BENCH_SIZES=10k,100k,1M)
 #   make demo       deps, build, then sync a throwaway slapd into SQLite (demo-out/)
 #   make release    the binary to install (.build/release/ldapsync): optimized, with the Swift runtime and Foundation linked in
+#   make release-check  make release, then the demo's sync with that binary (CI runs it after make test)
 #   make fuzz       libFuzzer targets, each for FUZZ_SECONDS (default 120; docs/reliability.md)
 #   make clean      remove the build folders
 
@@ -45,7 +46,7 @@ DEB_PACKAGES := libldap-dev liblmdb-dev slapd ldap-utils openssl pkg-config libs
                 postgresql libpq-dev python3-matplotlib
 # python3-matplotlib: make bench draws docs/performance/scale.png with /usr/bin/python3 (bench/plot.py).
 
-.PHONY: deps toolchain build release test test-asan bench demo fuzz soak clean
+.PHONY: deps toolchain build release release-check test test-asan bench demo fuzz soak clean
 
 deps:
 	@command -v dpkg-query >/dev/null || { echo "make deps: needs a Debian-based system (dpkg-query not found)" >&2; exit 1; }
@@ -82,6 +83,14 @@ build: toolchain
 release: deps toolchain
 	$(SWIFT) build -c release --static-swift-stdlib --product ldapsync
 	echo "built .build/release/ldapsync"
+
+# CI's check of that binary: no Swift shared library needed, and the demo's real sync
+# (a throwaway slapd into SQLite) runs with it.
+release-check: release
+	if ldd .build/release/ldapsync | grep -E 'libswift|libFoundation|libdispatch'; then
+	  echo "release-check: .build/release/ldapsync needs the Swift shared libraries above" >&2; exit 1
+	fi
+	$(SWIFT) run Demo .build/release/ldapsync
 
 # Swift Testing already runs tests in parallel inside one process (each test that
 # needs a directory starts its own slapd), so no --parallel: that flag splits XCTest

@@ -248,4 +248,4 @@ say("slapd stopped. The demo's files are in \(outputDirectory.path)/:")
 say("  ldapsync.yaml  the configuration        app.db  the app store (sqlite3 \(short(appPath)))")
 say("  sync.pw        the bind password        state/  ldapsync's state: cursor, snapshot, run history")
 if FileManager.default.fileExists(atPath: output("audit.jsonl")) { say("  audit.jsonl    every write, one JSON line each") }
-say("Try: .build/debug/ldapsync --help, or .build/debug/ldapsync status --config \(short(configPath))")
+say("Try: \(short(ldapsync)) --help, or \(short(ldapsync)) status --config \(short(configPath))")
