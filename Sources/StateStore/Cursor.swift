@@ -70,6 +70,36 @@ extension Transaction {
         }
     }
 
+    /// Calls `body` with each key and value in `range`, in ascending key order, until it
+    /// returns `.stop`, without copying them: both point into the map and are valid only
+    /// during the call (for copying records into another environment's transaction).
+    public func forEachLent(in db: Database, range: KeyRange = .all,
+                            _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> IterationStep) throws {
+        try scan(db, range) { key, value in
+            switch try body(key, value) {
+            case .continue: .next
+            case .stop: .stop
+            }
+        }
+    }
+
+    /// Whether every key of `db` is in `range` (true for an empty database): then
+    /// removing the range is emptying the database.
+    public func holdsOnly(_ range: KeyRange, in db: Database) throws -> Bool {
+        try withCursor(db) { cursor, dbi in
+            var key = MDB_val()
+            var value = MDB_val()
+            var rc = mdb_cursor_get(cursor, &key, &value, MDB_FIRST)
+            if rc == MDB_NOTFOUND { return true }
+            try check(rc, "mdb_cursor_get", on: db)
+            if let lower = range.lowerBound, withMDBVal(lower, { lower in mdb_cmp(handle, dbi, &key, &lower) < 0 }) { return false }
+            rc = mdb_cursor_get(cursor, &key, &value, MDB_LAST)
+            try check(rc, "mdb_cursor_get", on: db)
+            if let upper = range.upperBound, !withMDBVal(upper, { upper in mdb_cmp(handle, dbi, &key, &upper) < 0 }) { return false }
+            return true
+        }
+    }
+
     /// Calls `body` with each key in `range`, in ascending key order, until it returns
     /// `.stop`; the values are not copied (nor read beyond their leaf).
     public func forEachKey(in db: Database, range: KeyRange = .all, _ body: (_ key: [UInt8]) throws -> IterationStep) throws {

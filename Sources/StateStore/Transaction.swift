@@ -61,9 +61,23 @@ public struct Transaction<Access: TransactionAccess>: ~Copyable {
 
     /// The number of keys in `db` (as seen by this transaction).
     public func count(in db: Database) throws -> Int {
+        try statistics(of: db).ms_entries
+    }
+
+    /// The number of overflow pages in `db`: pages of values too large for a leaf.
+    public func overflowPages(in db: Database) throws -> Int {
+        try statistics(of: db).ms_overflow_pages
+    }
+
+    /// The number of branch pages of `db`: the pages above its leaves.
+    public func branchPages(in db: Database) throws -> Int {
+        try statistics(of: db).ms_branch_pages
+    }
+
+    private func statistics(of db: Database) throws -> MDB_stat {
         var stat = MDB_stat()
         try check(mdb_stat(handle, dbi(of: db), &stat), "mdb_stat", on: db)
-        return stat.ms_entries
+        return stat
     }
 
     /// The handle's index, after checking that it belongs to this transaction's
@@ -114,6 +128,46 @@ extension Transaction where Access == ReadWriteAccess {
             return withMDBVal(value) { value in mdb_put(handle, dbi, &keyValue, &value, 0) }
         }
         try check(rc, "mdb_put", on: db)
+    }
+
+    /// Stores the value `value` points at under the key `key` points at (``put(_:forKey:in:)``
+    /// for bytes lent from another map, as when a commit copies records from a staging
+    /// area): LMDB copies both before it returns.
+    public mutating func put(_ value: UnsafeRawBufferPointer, forKey key: UnsafeRawBufferPointer, in db: Database) throws {
+        let rc = put(value, key, in: db, flags: 0)
+        try check(rc, "mdb_put", on: db)
+    }
+
+    /// Stores the pair at the end of `db` (`MDB_APPEND`) when `key` sorts after every key
+    /// in it, and returns true; otherwise stores nothing and returns false. Appending
+    /// skips the search from the root that a put makes.
+    public mutating func append(_ value: UnsafeRawBufferPointer, forKey key: UnsafeRawBufferPointer, in db: Database) throws -> Bool {
+        let rc = put(value, key, in: db, flags: UInt32(MDB_APPEND))
+        if rc == MDB_KEYEXIST { return false }
+        try check(rc, "mdb_put", on: db)
+        return true
+    }
+
+    private mutating func put(_ value: UnsafeRawBufferPointer, _ key: UnsafeRawBufferPointer, in db: Database, flags: UInt32) -> Int32 {
+        let dbi = self.dbi(of: db)
+        // LMDB only reads what is passed in; an empty buffer may have no address, and a
+        // zero-length value still needs a valid pointer (it is passed to memcpy).
+        var empty: UInt8 = 0
+        return withUnsafeMutablePointer(to: &empty) { emptyPointer in
+            func val(_ buffer: UnsafeRawBufferPointer) -> MDB_val {
+                MDB_val(mv_size: buffer.count, mv_data: buffer.count == 0 ? UnsafeMutableRawPointer(emptyPointer)
+                        : UnsafeMutableRawPointer(mutating: buffer.baseAddress!))
+            }
+            var keyValue = val(key)
+            var valueValue = val(value)
+            return mdb_put(handle, dbi, &keyValue, &valueValue, flags)
+        }
+    }
+
+    /// Removes every key of `db` (`mdb_drop` without deleting the database): its pages go
+    /// back to the free list without each key being deleted in turn.
+    public mutating func empty(_ db: Database) throws {
+        try check(mdb_drop(handle, dbi(of: db), 0), "mdb_drop", on: db)
     }
 
     /// Removes `key` and its value; returns whether the key existed.

@@ -165,12 +165,12 @@ extension SyncState {
         guard let staging, let pendingMembers else { return }
         let prefix = Self.prefix(directory)
         let members = KeyRange(from: prefix + [1], to: prefix + [3])
-        try forEachChunk(staging, pendingMembers, ranges: [members], chunk: chunk) { keys in
-            try environment.write { txn in
-                for (key, _) in keys { try txn.put([], forKey: key, in: memberIndex) }
-            }
-            environment.releaseMappedPages()
-            staging.releaseMappedPages()
+        // A first run's index is empty: its entries are appended (while they sort after
+        // every key of the index, as when it holds no other directory's after them).
+        var appending = true
+        try copyStaged(staging, pendingMembers, range: members, chunk: chunk) { key, empty, txn in
+            if appending { appending = try txn.append(empty, forKey: key, in: memberIndex) }
+            if !appending { try txn.put(empty, forKey: key, in: memberIndex) }
         }
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import StateStore
 import Testing
 
@@ -261,6 +262,103 @@ private func keys(of db: Database, in env: Environment, range: KeyRange = .all) 
             let removed = try env.write { txn in try txn.removeAll(in: db, range: .prefix([0x01, 0xFF])) }
             #expect(removed == 3)
             #expect(try keys(of: db, in: env) == Self.expected(in: .all).filter { !$0.starts(with: [0x01, 0xFF]) })
+        }
+    }
+
+    /// The lent walk sees what the copying one sees, range by range, and its buffers can
+    /// be put into another environment's transaction as they are.
+    @Test(arguments: CursorTests.ranges)
+    func forEachLentWalksWhatForEachWalksAndItsBuffersCopyIntoAnotherStore(_ range: KeyRange) throws {
+        try Self.withEdgeKeys { env, db in
+            try withTestStore { other, copy in
+                var lent: [([UInt8], [UInt8])] = []
+                try other.write { otherTxn in
+                    try env.read { txn in
+                        try txn.forEachLent(in: db, range: range) { key, value in
+                            lent.append((Array(key), Array(value)))
+                            try otherTxn.put(value, forKey: key, in: copy)
+                            return .continue
+                        }
+                    }
+                }
+                let copied = try contents(of: db, in: env, range: range)
+                #expect(lent.map(\.0) == copied.map(\.0))
+                #expect(lent.map(\.1) == copied.map(\.1))
+                #expect(try contents(of: copy, in: other).map(\.0) == copied.map(\.0))
+                #expect(try contents(of: copy, in: other).map(\.1) == copied.map(\.1))
+            }
+        }
+    }
+
+    @Test(arguments: CursorTests.ranges)
+    func holdsOnlyTellsWhetherEveryKeyIsInTheRange(_ range: KeyRange) throws {
+        try Self.withEdgeKeys { env, db in
+            let inside = Self.expected(in: range)
+            #expect(try env.read { txn in try txn.holdsOnly(range, in: db) } == (inside.count == Self.edgeKeys.count))
+            // With only the range's keys left, it does.
+            try env.write { txn in
+                for key in Self.edgeKeys where !inside.contains(key) { try txn.delete(key, in: db) }
+            }
+            #expect(try env.read { txn in try txn.holdsOnly(range, in: db) })
+        }
+        // An empty database holds only any range's keys.
+        try withTestStore { env, db throws in
+            let holds = try env.read { txn in try txn.holdsOnly(range, in: db) }
+            #expect(holds)
+        }
+    }
+
+    @Test func emptyRemovesEveryKeyAndTheDatabaseStaysUsable() throws {
+        try withTestStore { env, db in
+            let other = try env.database(named: "other")
+            try env.write { txn in
+                for index in 0..<5000 { try txn.put(Array(repeating: 7, count: 100), forKey: bytes("k\(index)"), in: db) }
+                try txn.put([1], forKey: bytes("kept"), in: other)
+            }
+            try env.write { txn in try txn.empty(db) }
+            #expect(try env.read { txn in try txn.count(in: db) } == 0)
+            #expect(try contents(of: other, in: env).map(\.0) == [bytes("kept")])
+            try env.write { txn in try txn.put([2], forKey: bytes("again"), in: db) }
+            #expect(try contents(of: db, in: env).map(\.0) == [bytes("again")])
+            // Undone with its transaction, like any write.
+            #expect(throws: Boom()) {
+                try env.write { txn in
+                    try txn.empty(db)
+                    throw Boom()
+                }
+            }
+            #expect(try contents(of: db, in: env).map(\.0) == [bytes("again")])
+        }
+    }
+
+    /// `append` stores a key that sorts after every key and refuses any other, storing
+    /// nothing; a put of the refused one still works.
+    @Test func appendStoresOnlyKeysAfterTheLastAndRefusesTheRest() throws {
+        try withTestStore { env, db in
+            let sorted = (0..<3000).map { bytes(String(format: "k%05d", $0)) }
+            try env.write { txn in
+                for key in sorted {
+                    let stored = try key.withUnsafeBytes { key in try [UInt8(1)].withUnsafeBytes { value in try txn.append(value, forKey: key, in: db) } }
+                    #expect(stored)
+                }
+                for key in [sorted[0], sorted[1500], sorted[2999], bytes("a")] {
+                    let stored = try key.withUnsafeBytes { key in try [UInt8(2)].withUnsafeBytes { value in try txn.append(value, forKey: key, in: db) } }
+                    #expect(!stored)
+                }
+                try bytes("a").withUnsafeBytes { key in try [UInt8(3)].withUnsafeBytes { value in try txn.put(value, forKey: key, in: db) } }
+            }
+            let pairs = try contents(of: db, in: env)
+            #expect(pairs.map(\.0) == [bytes("a")] + sorted)
+            #expect(pairs.map(\.1) == [[3]] + Array(repeating: [1], count: 3000))
+        }
+    }
+
+    @Test func overflowPagesCountsOnlyLargeValues() throws {
+        try withTestStore { env, db in
+            try env.write { txn in try txn.put(Array(repeating: 1, count: 100), forKey: bytes("small"), in: db) }
+            #expect(try env.read { txn in try txn.overflowPages(in: db) } == 0)
+            try env.write { txn in try txn.put(Array(repeating: 1, count: 20_000), forKey: bytes("large"), in: db) }
+            #expect(try env.read { txn in try txn.overflowPages(in: db) } >= 4)
         }
     }
 

@@ -99,6 +99,63 @@ import Testing
             #expect(try state.stagedAppChanges("b", sequence: 0) == [.addMembership(user: "b-person0", group: "g")])
             let holders = try state.groupIDs("b", holding: [.key("b-person0")], staged: true)
             #expect(holders[.key("b-person0")] == [[1]])
+
+            // The staging area now holds only b's records: they go at once, and it
+            // takes new ones.
+            try state.discardStaged("b")
+            #expect(try state.stagedRecordCount("b") == 0)
+            try state.stageAppChanges("b", [.addMembership(user: "b-person1", group: "g")], sequence: 0)
+            #expect(try state.stagedRecordCount("b") == 1)
+        }
+    }
+
+    /// A first run's snapshots are appended while each sorts after every key of the
+    /// state store; a directory whose keys sort before another's ("a" after "b") is put
+    /// instead. Either way every snapshot is there whole, found by id, DN and app key,
+    /// and a second commit over them replaces them and their index entries.
+    @Test func firstSnapshotsOfTwoDirectoriesInEitherOrderAreCommittedWhole() throws {
+        try withState { state in
+            func id(_ number: Int) -> [UInt8] { withUnsafeBytes(of: UInt32(number).bigEndian) { Array($0) } }
+            func snapshot(_ directory: String, _ number: Int, mail: String) -> UserSnapshot {
+                UserSnapshot(dn: "uid=\(directory)\(number),ou=people", dnKey: "uid=\(directory)\(number),ou=people",
+                             key: "\(directory)-\(number)", values: [AttributeName("mail"): [Array(mail.utf8)]])
+            }
+            func commit(_ directory: String, _ users: [([UInt8], UserSnapshot?)]) throws {
+                try state.stage(directory, users: users)
+                try state.stageCommit(SyncState.Commit(directory: directory), inDoubt: [:])
+                try state.prepare(directory, InflightRecord(runID: "run", writesApp: false, cursorBefore: nil))
+                try state.commitStaged(directory, recovering: nil)
+                #expect(try state.stagedRecordCount(directory) == 0)
+            }
+            // More than one commit transaction's worth (SyncState.commitChunk).
+            let count = SyncState.commitChunk + 1_234
+            for directory in ["b", "a"] {
+                try commit(directory, (0..<count).map { (id($0), snapshot(directory, $0, mail: "first")) })
+            }
+            for directory in ["a", "b"] {
+                #expect(try state.userCount(directory) == count)
+                for number in [0, 1, count / 2, count - 1] {
+                    #expect(try state.user(directory, id: id(number)) == snapshot(directory, number, mail: "first"))
+                    #expect(try state.userID(directory, dnKey: "uid=\(directory)\(number),ou=people") == id(number))
+                    #expect(try state.userID(directory, appKey: "\(directory)-\(number)") == id(number))
+                }
+            }
+            // A later commit: one user renamed (new DN and key), one gone, one changed.
+            var renamed = snapshot("a", 7, mail: "first")
+            renamed.dn = "uid=renamed,ou=people"
+            renamed.dnKey = renamed.dn
+            renamed.key = "a-renamed"
+            try commit("a", [(id(7), renamed), (id(8), nil), (id(9), snapshot("a", 9, mail: "second"))])
+            #expect(try state.userCount("a") == count - 1)
+            #expect(try state.user("a", id: id(7)) == renamed)
+            #expect(try state.userID("a", dnKey: "uid=a7,ou=people") == nil)
+            #expect(try state.userID("a", appKey: "a-7") == nil)
+            #expect(try state.userID("a", dnKey: "uid=renamed,ou=people") == id(7))
+            #expect(try state.userID("a", appKey: "a-renamed") == id(7))
+            #expect(try state.user("a", id: id(8)) == nil)
+            #expect(try state.userID("a", appKey: "a-8") == nil)
+            #expect(try state.user("a", id: id(9)) == snapshot("a", 9, mail: "second"))
+            #expect(try state.userCount("b") == count)
         }
     }
 }
