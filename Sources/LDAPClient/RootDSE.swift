@@ -43,9 +43,10 @@ extension LDAPConnection {
     }
 
     /// Reads the subschema named by the root DSE (`cn=Subschema` on OpenLDAP,
-    /// `CN=Aggregate,CN=Schema,...` on AD).
-    public func readSchema() throws -> Schema {
-        let location = try readRootDSE().subschemaSubentry ?? "cn=Subschema"
+    /// `CN=Aggregate,CN=Schema,...` on AD); `rootDSE`, when the caller has read it
+    /// already, saves reading it again.
+    public func readSchema(rootDSE: RootDSE? = nil) throws -> Schema {
+        let location = try (rootDSE ?? readRootDSE()).subschemaSubentry ?? "cn=Subschema"
         let entry = try readEntry(dn: location, attributes: ["attributeTypes", "objectClasses"], filter: "(objectClass=subschema)")
         guard let entry else { throw LDAPError(operation: "search", dn: location, code: .noSuchObject, diagnostic: "no subschema entry") }
         func strings(_ name: AttributeName) throws(SchemaError) -> [String] {

@@ -31,6 +31,11 @@ final class DirectoryRun {
     private var memberships = MembershipIndex(policy: .none, groups: [:])
     /// Runs with a complete member index (``prepareMemberships(for:)``).
     private var indexedGroups: IndexedGroups?
+    /// The thread staging the last batch of changed groups' members (``readGroups``),
+    /// until ``finishGroupStaging()``.
+    private var groupStaging: BackgroundWork<SyncState>?
+    /// The server's root DSE, read once a run (``rootDSE(_:)``).
+    private var serverRootDSE: RootDSE?
     private var pattern: TimestampPattern = .openldap
     /// The newest server timestamp seen in this run.
     private var newestSeen: Timestamp?
@@ -178,7 +183,7 @@ final class DirectoryRun {
         readConnection = connection
         let schema: Schema?
         do {
-            schema = try connection.readSchema()
+            schema = try connection.readSchema(rootDSE: rootDSE(connection))
         } catch {
             logger.warning("cannot read the server's schema; values compare exactly (case-sensitively)", metadata: ["error": "\(error)"])
             schema = nil
@@ -247,9 +252,12 @@ final class DirectoryRun {
         // --only reads the groups whole (memberships need them) but changes no group
         // snapshot, finds no deletions and leaves the cursor where it is.
         var groupChanges = try readGroups(connection, since: limited ? nil : since)
+        // On any way out, the group staging thread is done before the run goes on.
+        defer { try? finishGroupStaging() }
         if limited { groupChanges = GroupChanges() }
         // The new group snapshots wait in the staging area, not in memory (SPEC §13).
-        if !options.dryRun, let state {
+        if !options.dryRun, let state, !groupChanges.records.isEmpty {
+            try finishGroupStaging()
             try state.stageGroups(directory.name, groupChanges.records)
             groupChanges.records = [:]
         }
@@ -257,6 +265,7 @@ final class DirectoryRun {
         // resident through the user search: about 220 MB at 1,000,000 users.
         HeapTrim.release()
         try readUsers(connection, since: limited ? nil : since, affected: groupChanges.affectedMembers)
+        try finishGroupStaging()
         groupChanges.affectedMembers = []
         // Users gone from the directory are no group's members: the index without any.
         if let indexedGroups { memberships = indexedGroups.base }
@@ -385,6 +394,23 @@ final class DirectoryRun {
                 throw RunError.stateStore("audit log \(configuration.audit.path): \(failure)")
             }
         }
+    }
+
+    /// The root DSE of the run's server: read at its first use, the schema's location,
+    /// then kept for the content-sync control and the naming contexts.
+    private func rootDSE(_ connection: LDAPConnection) throws -> RootDSE {
+        if let serverRootDSE { return serverRootDSE }
+        let root = try connection.readRootDSE()
+        serverRootDSE = root
+        return root
+    }
+
+    /// Waits for the thread that stages the last batch of changed groups' members
+    /// (``readGroups``) and throws its error: before anything else uses the staging area.
+    private func finishGroupStaging() throws {
+        guard let work = groupStaging else { return }
+        groupStaging = nil
+        try work.finish()
     }
 
     /// Every user is decided: the per-user sets and the membership index are not needed
@@ -667,8 +693,11 @@ final class DirectoryRun {
         }
         if indexed {
             try flushMembers()
+            // The last batch is staged while the user search starts and the server
+            // prepares its first page: ``finishGroupStaging()`` waits for it before
+            // anything else reads or writes the staging area.
+            groupStaging = staging
             stagingFinished = true
-            try staging?.finish()
             // The groups without their members; each batch adds its users' memberships.
             var byDN: [String: GroupRecord] = [:]
             var dnKeys: [[UInt8]: String] = [:]
@@ -742,6 +771,7 @@ final class DirectoryRun {
     /// Before a batch is decided (runs with the member index): the index with the
     /// memberships of these users only.
     private func prepareMemberships(for users: [DirectoryUser]) throws {
+        try finishGroupStaging()
         guard let indexedGroups, let state else { return }
         var references: [MemberReference] = []
         references.reserveCapacity(users.count)
@@ -1182,6 +1212,7 @@ final class DirectoryRun {
     /// Stages the decided snapshots and app changes (never in a dry run), so memory holds
     /// one batch of them.
     private func flushStaged() throws {
+        try finishGroupStaging()
         // Every 10,000 users decided (the batches are a page or 500 users).
         usersSinceRelease += stagedBatch.count
         if usersSinceRelease >= 10_000 {
@@ -1323,7 +1354,7 @@ final class DirectoryRun {
         if let contentSyncOffered { return contentSyncOffered }
         var offered = false
         if directory.deletions == .everyRun, directory.users.id.folded == "entryuuid" {
-            offered = try connection.readRootDSE().supportedControls.contains(ContentSync.requestControl)
+            offered = try rootDSE(connection).supportedControls.contains(ContentSync.requestControl)
         }
         contentSyncOffered = offered
         return offered
@@ -1458,7 +1489,7 @@ final class DirectoryRun {
     /// The naming context (the domain) holding `users.base`, whose `CN=Deleted Objects`
     /// holds the scope's tombstones.
     private func namingContext(_ connection: LDAPConnection) throws -> String {
-        let root = try connection.readRootDSE()
+        let root = try rootDSE(connection)
         let usersBase: String
         do { usersBase = try DNKey.make(directory.users.base) } catch {
             throw RunError.configuration("directories.\(directory.name).users.base: \(error)")
