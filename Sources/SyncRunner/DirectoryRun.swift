@@ -101,6 +101,7 @@ final class DirectoryRun {
     private var stagedBatch: [([UInt8], UserSnapshot?)] = []
     /// Users staged since the mapped state pages and the heap were last released.
     private var usersSinceRelease = 0
+    private var usersSincePageRelease = 0
     /// The read connection (also the write connection when there is no `writeBind`).
     private var readConnection: LDAPConnection?
     /// Write-back operations decided in this run, sent after the app transaction.
@@ -1213,11 +1214,17 @@ final class DirectoryRun {
     /// one batch of them.
     private func flushStaged() throws {
         try finishGroupStaging()
-        // Every 10,000 users decided (the batches are a page or 500 users).
+        // The mapped pages every 2,000 users decided (a batch's member look-ups touch
+        // pages all over the staged index, each with 64 KB mapped around it), the heap
+        // every 10,000 (the batches are a page or 500 users).
+        usersSincePageRelease += stagedBatch.count
         usersSinceRelease += stagedBatch.count
+        if usersSincePageRelease >= 2_000 {
+            usersSincePageRelease = 0
+            state?.releaseMappedPages()
+        }
         if usersSinceRelease >= 10_000 {
             usersSinceRelease = 0
-            state?.releaseMappedPages()
             HeapTrim.release()
         }
         if !options.dryRun, let state {
