@@ -242,9 +242,11 @@ extension LDAPConnection {
     /// `afterNextPageRequest` runs each time the request for a page after the first has
     /// been sent, before its entries are read: while the server prepares the page, the
     /// caller can work on what the previous page brought (the server's work per page is
-    /// otherwise time the caller spends waiting).
+    /// otherwise time the caller spends waiting). `afterFirstRequest` runs once, when the
+    /// first request has been sent: work the caller can do while the server starts.
     @discardableResult
-    public func search(_ request: SearchRequest, afterNextPageRequest: (() throws -> Void)? = nil,
+    public func search(_ request: SearchRequest, afterFirstRequest: (() throws -> Void)? = nil,
+                       afterNextPageRequest: (() throws -> Void)? = nil,
                        _ body: (borrowing EntryView) throws -> Void) throws -> SearchSummary {
         var summary = SearchSummary()
         var cookie = berval(bv_len: 0, bv_val: nil)
@@ -253,10 +255,15 @@ extension LDAPConnection {
         repeat {
             summary.pages += 1
             let messageID = try sendSearch(request, cookie: &cookie)
+            let work: (() throws -> Void)?
             if summary.pages == 1 {
                 addReadAhead()
-            } else if let afterNextPageRequest {
-                do { try afterNextPageRequest() } catch {
+                work = afterFirstRequest
+            } else {
+                work = afterNextPageRequest
+            }
+            if let work {
+                do { try work() } catch {
                     ldap_abandon_ext(handle, messageID, nil, nil)
                     throw error
                 }

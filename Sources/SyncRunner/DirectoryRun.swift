@@ -34,6 +34,9 @@ final class DirectoryRun {
     /// The thread staging the last batch of changed groups' members (``readGroups``),
     /// until ``finishGroupStaging()``.
     private var groupStaging: BackgroundWork<SyncState>?
+    /// Hands the last batch of changed groups' members to ``groupStaging``: made ready by
+    /// ``readGroups``, run once the user search has been sent (or by ``finishGroupStaging()``).
+    private var lastGroupBatch: (() throws -> Void)?
     /// The server's root DSE, read once a run (``rootDSE(_:)``).
     private var serverRootDSE: RootDSE?
     private var pattern: TimestampPattern = .openldap
@@ -253,8 +256,12 @@ final class DirectoryRun {
         // --only reads the groups whole (memberships need them) but changes no group
         // snapshot, finds no deletions and leaves the cursor where it is.
         var groupChanges = try readGroups(connection, since: limited ? nil : since)
-        // On any way out, the group staging thread is done before the run goes on.
-        defer { try? finishGroupStaging() }
+        // On any way out, the group staging thread is done before the run goes on (with
+        // an error, without its last batch: what the run staged is dropped).
+        defer {
+            lastGroupBatch = nil
+            try? finishGroupStaging()
+        }
         if limited { groupChanges = GroupChanges() }
         // The new group snapshots wait in the staging area, not in memory (SPEC §13).
         if !options.dryRun, let state, !groupChanges.records.isEmpty {
@@ -409,9 +416,16 @@ final class DirectoryRun {
     /// Waits for the thread that stages the last batch of changed groups' members
     /// (``readGroups``) and throws its error: before anything else uses the staging area.
     private func finishGroupStaging() throws {
+        try handOverLastGroupBatch()
         guard let work = groupStaging else { return }
         groupStaging = nil
         try work.finish()
+    }
+
+    private func handOverLastGroupBatch() throws {
+        guard let batch = lastGroupBatch else { return }
+        lastGroupBatch = nil
+        try batch()
     }
 
     /// Every user is decided: the per-user sets and the membership index are not needed
@@ -693,10 +707,10 @@ final class DirectoryRun {
             current[id] = nil
         }
         if indexed {
-            try flushMembers()
-            // The last batch is staged while the user search starts and the server
-            // prepares its first page: ``finishGroupStaging()`` waits for it before
-            // anything else reads or writes the staging area.
+            // The last batch is packed once the user search has been sent, and staged
+            // while the server prepares its first page: ``finishGroupStaging()`` waits for
+            // it before anything else reads or writes the staging area.
+            lastGroupBatch = flushMembers
             groupStaging = staging
             stagingFinished = true
             // The groups without their members; each batch adds its users' memberships.
@@ -905,7 +919,8 @@ final class DirectoryRun {
         // prepares it (about 1 ms of its time a page, and the round trip); within a page
         // only when pages are large, so that memory holds a bounded batch.
         let batchWithinPage = directory.pageSize <= 2_000 ? Int.max : 1_000
-        summary.userPages += try connection.search(request, afterNextPageRequest: { if !batch.isEmpty { try decideBatch() } }) { entry in
+        summary.userPages += try connection.search(request, afterFirstRequest: handOverLastGroupBatch,
+                                                   afterNextPageRequest: { if !batch.isEmpty { try decideBatch() } }) { entry in
             summary.fetchedUsers += 1
             fetching.advance()
             // Debug builds only: a fault test stops the server between two pages.
