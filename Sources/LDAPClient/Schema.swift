@@ -155,30 +155,45 @@ struct SchemaDescription {
             && token.first?.isLetter == true
     }
 
+    /// The tokens of a definition: parentheses, quoted strings (without their quotes)
+    /// and the words between blanks. Walked as UTF-8 bytes: the delimiters are ASCII,
+    /// which no byte of a multi-byte character is (a subschema has about 1,500
+    /// definitions, and walking them by `Character` was most of a run's schema read).
     private static func tokenize(_ text: String) throws(SchemaError) -> [String] {
         var tokens: [String] = []
-        var current = ""
-        var quoted = false
-        for character in text {
-            if quoted {
-                if character == "'" { tokens.append(current); current = ""; quoted = false } else { current.append(character) }
-                continue
-            }
-            switch character {
-            case "'":
-                if !current.isEmpty { tokens.append(current); current = "" }
-                quoted = true
-            case "(", ")":
-                if !current.isEmpty { tokens.append(current); current = "" }
-                tokens.append(String(character))
-            case " ", "\t", "\n":
-                if !current.isEmpty { tokens.append(current); current = "" }
-            default:
-                current.append(character)
-            }
+        let bytes = text.utf8
+        var wordStart: String.Index?
+        var quoteStart: String.Index?
+        func endWord(at end: String.Index) {
+            if let start = wordStart { tokens.append(String(text[start..<end])) }
+            wordStart = nil
         }
-        if quoted { throw SchemaError(text: text, reason: "unterminated quoted string") }
-        if !current.isEmpty { tokens.append(current) }
+        var index = bytes.startIndex
+        while index != bytes.endIndex {
+            let byte = bytes[index]
+            if let start = quoteStart {
+                if byte == UInt8(ascii: "'") {
+                    tokens.append(String(text[start..<index]))
+                    quoteStart = nil
+                }
+            } else {
+                switch byte {
+                case UInt8(ascii: "'"):
+                    endWord(at: index)
+                    quoteStart = bytes.index(after: index)
+                case UInt8(ascii: "("), UInt8(ascii: ")"):
+                    endWord(at: index)
+                    tokens.append(byte == UInt8(ascii: "(") ? "(" : ")")
+                case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: "\r"):
+                    endWord(at: index)
+                default:
+                    if wordStart == nil { wordStart = index }
+                }
+            }
+            index = bytes.index(after: index)
+        }
+        if quoteStart != nil { throw SchemaError(text: text, reason: "unterminated quoted string") }
+        endWord(at: bytes.endIndex)
         return tokens
     }
 

@@ -80,6 +80,23 @@ import Testing
         #expect(schema.allowedAttributes(forObjectClasses: ["trainingPerson"]) == ["trainingrecord"])
     }
 
+    /// Tokens end at quotes, parentheses and blanks (tabs and line ends too), with or
+    /// without spaces around them, whatever characters the quoted strings hold.
+    @Test func tokensEndAtQuotesParenthesesAndBlanksWhateverTheCharacters() throws {
+        let schema = try Schema(attributeTypes: [
+            "(\t1.2.3 NAME('straße''nom')\r\n DESC 'Größe ( – ünïcödé ) $' EQUALITY caseIgnoreMatch SINGLE-VALUE)",
+            "( 1.2.4 NAME '' SUP nom )",
+        ], objectClasses: [])
+        let type = try #require(schema.attributeType("nom"))
+        #expect(type.oid == "1.2.3")
+        #expect(type.names == ["straße", "nom"])
+        #expect(type.equality == "caseIgnoreMatch")
+        #expect(type.isSingleValued)
+        let unnamed = try #require(schema.attributeType("1.2.4"))
+        #expect(unnamed.names == [""])
+        #expect(unnamed.superior == "nom")
+    }
+
     @Test func unterminatedQuoteIsAnError() {
         #expect(throws: SchemaError.self) { try Schema(attributeTypes: ["( 1.2 NAME 'broken )"], objectClasses: []) }
     }
