@@ -1115,6 +1115,10 @@ final class DirectoryRun {
             appUsers = try app.users(withKeys: Array(keys))
             if !memberships.managedGroups.isEmpty { groups = try app.memberships(ofUsers: Array(keys), in: memberships.managedGroups) }
         }
+        // Read once a batch: a property of the run passed to each evaluation would be
+        // copied (every array and dictionary in it retained and released) per user.
+        let policy = self.policy
+        let memberships = self.memberships
         for user in users {
             let id = Digest(user.id)
             let key = Digest(user.key)
