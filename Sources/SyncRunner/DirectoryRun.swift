@@ -102,7 +102,8 @@ final class DirectoryRun {
     /// names one entry only (see `keyHolder`).
     private var claims = ClaimTable()
     private var stagedBatch: [([UInt8], UserSnapshot?)] = []
-    /// Users staged since the mapped state pages and the heap were last released.
+    /// Users staged since the heap was last trimmed, and since the mapped state pages
+    /// were last released (``flushStaged()``).
     private var usersSinceRelease = 0
     private var usersSincePageRelease = 0
     /// The read connection (also the write connection when there is no `writeBind`).

@@ -630,11 +630,10 @@ final class SyncState {
         var indexKey: [UInt8] = []
         try environment.withoutMetaSync {
             try copyStaged(staging, pending, range: .prefix(prefix), chunk: Self.commitChunk) { key, record, txn in
-                guard recovering == nil else {
-                    let id = Array(key[prefix.count...])
-                    // Completing a dead run: what it wrote back may not have reached LDAP.
-                    let keeping = stagedInDoubt[id].map { Set($0.values.keys) }
-                    try applyStaged(directory, id: id, record: Array(record), keepingPrevious: keeping, &txn)
+                // Completing a dead run: what it wrote back may not have reached LDAP.
+                if recovering != nil, let keeping = stagedInDoubt[Array(key[prefix.count...])].map({ Set($0.values.keys) }),
+                   !keeping.isEmpty {
+                    try applyStaged(directory, id: Array(key[prefix.count...]), record: Array(record), keepingPrevious: keeping, &txn)
                     return
                 }
                 try applyStaged(prefix, key: key, record: record, firstSnapshots: firstSnapshots, appending: &appending,
@@ -818,10 +817,11 @@ final class SyncState {
     ///   snapshot being replaced (write-back values in doubt).
     /// - Parameter firstSnapshots: the directory had no user snapshot when the commit
     ///   began (a first run): there is none to replace, and none is looked up.
-    /// ``applyStaged(_:id:record:keepingPrevious:firstSnapshots:_:)`` for a run's own
-    /// commit, from the staged record as lent by the staging area: its key is the
-    /// snapshot's, and its bytes are the snapshot record itself, checked as decoding
-    /// would and stored as they are; only the two index keys are read from it.
+    /// Puts a staged user's snapshot (or removes it) with its DN and key index entries,
+    /// from the staged record as lent by the staging area: its key is the snapshot's, and
+    /// its bytes are the snapshot record itself, checked as decoding would and stored as
+    /// they are; only the two index keys are read from it. With `firstSnapshots` (the
+    /// directory had none when the commit began) there is no old snapshot to replace.
     private func applyStaged(_ prefix: [UInt8], key: UnsafeRawBufferPointer, record: UnsafeRawBufferPointer, firstSnapshots: Bool,
                              appending: inout Bool, indexKey: inout [UInt8], _ txn: inout WriteTransaction) throws {
         let id = UnsafeRawBufferPointer(rebasing: key[prefix.count...])
@@ -849,44 +849,26 @@ final class SyncState {
         try putIndex(keys.key, of: body, in: userKeys, &txn)
     }
 
-    private func applyStaged(_ directory: String, id: [UInt8], record: [UInt8], keepingPrevious: Set<AttributeName>? = nil,
-                             firstSnapshots: Bool = false, _ txn: inout WriteTransaction) throws {
+    /// Completing a dead run's commit for a user with values in doubt (rare): the staged
+    /// snapshot keeps the previous agreed values of `keepingPrevious`, so the whole
+    /// snapshots are decoded.
+    private func applyStaged(_ directory: String, id: [UInt8], record: [UInt8], keepingPrevious: Set<AttributeName>,
+                             _ txn: inout WriteTransaction) throws {
         let userKey = Self.key(directory, id)
-        if let keepingPrevious, !keepingPrevious.isEmpty {
-            // Rare (completing a dead run's commit): the whole snapshots are needed.
-            let old = try user(directory, id: id, txn)
-            if let old {
-                _ = try txn.delete(Self.key(directory, old.dnKey), in: userDNs)
-                _ = try txn.delete(Self.key(directory, old.key), in: userKeys)
-            }
-            guard record.first == 1 else {
-                _ = try txn.delete(userKey, in: users)
-                return
-            }
-            var snapshot = try decode("staged user snapshot") { try StateRecords.decodeUser(Array(record.dropFirst())) }
-            snapshot = snapshot.keepingAgreed(keepingPrevious, from: old)
-            try txn.put(StateRecords.encode(snapshot), forKey: userKey, in: users)
-            try txn.put(id, forKey: Self.key(directory, snapshot.dnKey), in: userDNs)
-            try txn.put(id, forKey: Self.key(directory, snapshot.key), in: userKeys)
-            return
-        }
-        // The staged bytes are the snapshot record itself: checked as decoding would, and
-        // stored as they are; only the two index keys are read from the records.
-        let prefix = Self.prefix(directory)
-        if !firstSnapshots, let old = try txn.get(userKey, in: users) {
-            let keys = try decode("user snapshot") { try StateRecords.userIndexKeys(old) }
-            _ = try txn.delete(prefix + old[keys.dnKey], in: userDNs)
-            _ = try txn.delete(prefix + old[keys.key], in: userKeys)
+        let old = try user(directory, id: id, txn)
+        if let old {
+            _ = try txn.delete(Self.key(directory, old.dnKey), in: userDNs)
+            _ = try txn.delete(Self.key(directory, old.key), in: userKeys)
         }
         guard record.first == 1 else {
             _ = try txn.delete(userKey, in: users)
             return
         }
-        let body = Array(record.dropFirst())
-        let keys = try decode("staged user snapshot") { try StateRecords.userIndexKeys(body) }
-        try txn.put(body, forKey: userKey, in: users)
-        try txn.put(id, forKey: prefix + body[keys.dnKey], in: userDNs)
-        try txn.put(id, forKey: prefix + body[keys.key], in: userKeys)
+        var snapshot = try decode("staged user snapshot") { try StateRecords.decodeUser(Array(record.dropFirst())) }
+        snapshot = snapshot.keepingAgreed(keepingPrevious, from: old)
+        try txn.put(StateRecords.encode(snapshot), forKey: userKey, in: users)
+        try txn.put(id, forKey: Self.key(directory, snapshot.dnKey), in: userDNs)
+        try txn.put(id, forKey: Self.key(directory, snapshot.key), in: userKeys)
     }
 
     /// Replaces a directory's cursor record as a whole (tests put a record in a given state).
