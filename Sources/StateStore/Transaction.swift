@@ -119,15 +119,7 @@ extension Transaction where Access == ReadWriteAccess {
     /// Stores `value` under the key `key` points at (``put(_:forKey:in:)`` without an
     /// array for the key: for keys cut from one buffer).
     public mutating func put(_ value: [UInt8], forKey key: UnsafeRawBufferPointer, in db: Database) throws {
-        let dbi = self.dbi(of: db)
-        // LMDB only reads a key passed in (see withMDBVal); an empty key points at a byte.
-        var empty: UInt8 = 0
-        let rc = withUnsafeMutablePointer(to: &empty) { emptyPointer in
-            var keyValue = MDB_val(mv_size: key.count,
-                                   mv_data: key.count == 0 ? UnsafeMutableRawPointer(emptyPointer) : UnsafeMutableRawPointer(mutating: key.baseAddress!))
-            return withMDBVal(value) { value in mdb_put(handle, dbi, &keyValue, &value, 0) }
-        }
-        try check(rc, "mdb_put", on: db)
+        try value.withUnsafeBytes { value in try put(value, forKey: key, in: db) }
     }
 
     /// Stores the value `value` points at under the key `key` points at (``put(_:forKey:in:)``
